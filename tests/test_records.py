@@ -1,0 +1,133 @@
+"""Records and the in-memory index, on both backends."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from toolkit.errors import Conflict, NotFound, PreconditionFailed
+from toolkit.records import Records, record_key
+from toolkit.store import Store
+
+
+def test_create_then_get_from_index(store: Store) -> None:
+    records = Records(store)
+    made = records.create("posts", "p1", {"title": "Hello"})
+    assert records.get("posts", "p1") == made
+    assert made.version == store.head(record_key("posts", "p1")).etag  # type: ignore[union-attr]
+
+
+def test_create_existing_id_is_a_conflict(store: Store) -> None:
+    records = Records(store)
+    records.create("posts", "p1", {"title": "first"})
+    with pytest.raises(Conflict):
+        records.create("posts", "p1", {"title": "second"})
+    assert records.require("posts", "p1").data == {"title": "first"}
+
+
+def test_update_from_stale_version_is_refused_and_nothing_changes(store: Store) -> None:
+    records = Records(store)
+    v1 = records.create("posts", "p1", {"n": 1})
+    v2 = records.update("posts", "p1", {"n": 2}, version=v1.version)
+    with pytest.raises(Conflict):
+        records.update("posts", "p1", {"n": 3}, version=v1.version)
+    with pytest.raises(PreconditionFailed):
+        records.update("posts", "p1", {"n": 3}, version=v1.version, client_version=True)
+    assert records.require("posts", "p1") == v2
+    fresh = Records(store)
+    assert fresh.load() == 1 and fresh.require("posts", "p1").data == {"n": 2}
+
+
+def test_two_concurrent_updates_from_same_version_one_wins(store: Store) -> None:
+    first, second = Records(store), Records(store)
+    base = first.create("posts", "p1", {"n": 0})
+    second.load()
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def update(records: Records, n: int) -> None:
+        barrier.wait()
+        try:
+            records.update("posts", "p1", {"n": n}, version=base.version)
+            outcomes.append("won")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=update, args=(r, n)) for n, r in enumerate([first, second], 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict", "won"]
+    # The loser's index learnt the winning version, so a retry starts from the truth.
+    assert first.require("posts", "p1") == second.require("posts", "p1")
+
+
+def test_refresh_picks_up_other_instances_writes_and_deletes(store: Store) -> None:
+    writer, reader = Records(store), Records(store)
+    reader.load()
+    writer.create("assets", "a1", {"title": "one"})
+    made = writer.create("assets", "a2", {"title": "two"})
+    assert reader.get("assets", "a1") is None
+    assert reader.refresh() == 2
+    writer.update("assets", "a2", {"title": "two, edited"}, version=made.version)
+    writer.delete("assets", "a1")
+    assert reader.refresh() == 2
+    assert reader.get("assets", "a1") is None
+    assert reader.require("assets", "a2").data == {"title": "two, edited"}
+    assert reader.refresh() == 0
+
+
+def test_refresh_does_not_undo_a_write_made_while_it_listed(store: Store) -> None:
+    records = Records(store)
+    original_list = store.list
+
+    def list_then_write(prefix: str):  # type: ignore[no-untyped-def]
+        listed = list(original_list(prefix))
+        records.create("posts", "late", {"n": 1})  # lands after the listing was taken
+        return iter(listed)
+
+    store.list = list_then_write  # type: ignore[method-assign]
+    records.refresh()
+    assert records.get("posts", "late") is not None
+
+
+def test_delete_with_stale_version_is_refused(store: Store) -> None:
+    records = Records(store)
+    v1 = records.create("posts", "p1", {"n": 1})
+    records.update("posts", "p1", {"n": 2}, version=v1.version)
+    with pytest.raises(Conflict):
+        records.delete("posts", "p1", version=v1.version)
+    assert records.get("posts", "p1") is not None
+    with pytest.raises(NotFound):
+        records.require("posts", "nope")
+
+
+def test_modify_retries_until_it_applies(store: Store) -> None:
+    first, second = Records(store), Records(store)
+    first.create("sets", "s", {"tags": []})
+    second.load()
+    first.modify("sets", "s", lambda d: {"tags": [*d["tags"], "a"]})
+    # second's index is stale; modify must retry from the store's current version
+    second.modify("sets", "s", lambda d: {"tags": [*d["tags"], "b"]})
+    assert second.require("sets", "s").data == {"tags": ["a", "b"]}
+
+
+def test_restart_sees_everything(store: Store) -> None:
+    records = Records(store)
+    for n in range(30):
+        records.create("posts", f"p{n}", {"n": n})
+    again = Records(store)
+    assert again.load() == 30
+    assert sorted(r.data["n"] for r in again.all("posts")) == list(range(30))
+
+
+def test_listeners_hear_local_and_remote_changes(store: Store) -> None:
+    writer, reader = Records(store), Records(store)
+    heard: list[tuple[str, object, object]] = []
+    reader.subscribe(lambda kind, before, after: heard.append((kind, before and before.data, after and after.data)))
+    writer.create("users", "u1", {"email": "a@example.com"})
+    reader.refresh()
+    reader.create("users", "u2", {"email": "b@example.com"})
+    assert heard == [("users", None, {"email": "a@example.com"}), ("users", None, {"email": "b@example.com"})]

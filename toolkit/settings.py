@@ -1,0 +1,130 @@
+"""Every TOOLKIT_* environment setting, with its default and help text, in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+DEFAULT_SECRET = "change-me-insecure-development-secret"
+
+
+def _setting(default: Any, help: str, *, secret: bool = False) -> Any:
+    return field(default=default, metadata={"help": help, "secret": secret})
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a yes/no value, got {raw!r}")
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = _setting(
+        "./data", "Where everything is kept: a folder (file:///abs/path or a plain path) or s3://bucket/prefix."
+    )
+    s3_endpoint_url: str = _setting(
+        "", "Endpoint of an S3-compatible store (MinIO, R2, ...). Empty means AWS S3 itself."
+    )
+    s3_region: str = _setting("", "Region for the S3 client; empty uses boto3's normal configuration chain.")
+    base_url: str = _setting(
+        "http://127.0.0.1:8000", "Public address of the portal, used in share links, e-mails and cookies."
+    )
+    secret_key: str = _setting(
+        DEFAULT_SECRET, "Signs session cookies and one-time links. Set a long random value in production.",
+        secret=True,
+    )
+    refresh_seconds: float = _setting(
+        5.0, "How often each instance picks up records written by other instances."
+    )
+    instance_id: str = _setting(
+        "", "Name of this instance in counter and audit objects; empty picks host name and process id."
+    )
+    session_days: int = _setting(30, "How long a browser session lasts before signing in again.")
+    trusted_email_header: str = _setting(
+        "", "Header carrying the signed-in e-mail from a single sign-on proxy (e.g. X-Forwarded-Email)."
+    )
+    trusted_proxies: tuple[str, ...] = _setting(
+        (), "Comma-separated addresses or networks of proxies whose e-mail header is believed."
+    )
+    sso_auto_create: bool = _setting(
+        False, "Create an employee account on first sight of an unknown e-mail from the trusted proxy."
+    )
+    max_upload_mb: int = _setting(50, "Largest upload accepted, in megabytes.")
+    max_pixels: int = _setting(80_000_000, "Largest image accepted, in pixels (all frames counted).")
+    jpeg_quality: int = _setting(85, "JPEG quality of share-ready images (1-95).")
+    webp_quality: int = _setting(82, "WebP quality of share-ready images (1-100).")
+    rendition_cache_mb: int = _setting(256, "Memory per instance for the hottest share-ready images.")
+    fold_at: int = _setting(210, "Characters LinkedIn shows before '...see more'.")
+    counter_flush_seconds: float = _setting(
+        10.0, "How often usage and click counts are written to the store; at most this much is lost on a crash."
+    )
+    require_policy_ack: bool = _setting(
+        True, "Employees acknowledge the current social media policy before they see the feed."
+    )
+    smtp_url: str = _setting(
+        "", "Mail server for the daily digest, e.g. smtp://user:pass@host:587?starttls=1. Empty: no e-mail.",
+        secret=True,
+    )
+    mail_from: str = _setting("toolkit@localhost", "Sender address of e-mails from the portal.")
+    webhook_url: str = _setting(
+        "", "Incoming webhook (Slack, Teams, ...) told when a new post is approved. Empty: none.", secret=True
+    )
+    default_language: str = _setting("en", "Language when neither the person nor the browser says (en or nl).")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read TOOLKIT_* variables; keyword overrides win (tests and the CLI use them)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = env_name(f.name)
+            if name in env:
+                values[f.name] = _parse(f.type, env[name], name)
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def described(self) -> list[tuple[str, str, str]]:
+        """(variable, effective value with secrets masked, help) for `toolkit settings`."""
+        rows = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = ",".join(value) if isinstance(value, tuple) else str(value)
+            if f.metadata["secret"] and shown:
+                shown = "(default, insecure)" if shown == DEFAULT_SECRET else "****"
+            rows.append((env_name(f.name), shown, f.metadata["help"]))
+        return rows
+
+
+def env_name(field_name: str) -> str:
+    return "TOOLKIT_" + field_name.upper()
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": _bool,
+    "tuple[str, ...]": _list,
+}
+
+
+def _parse(type_name: Any, raw: str, name: str) -> Any:
+    parser = _PARSERS[str(type_name)]
+    try:
+        return parser(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name}: {exc}") from None
