@@ -10,15 +10,18 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.s3server import S3Server
 from toolkit.store import Store
 from toolkit.store.local import LocalStore
 from toolkit.store.s3 import S3Store
-from tests.s3server import S3Server
 
 # boto3 needs credentials to sign requests; moto accepts any. Never the developer's real ones.
 os.environ.update(
-    AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-    AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_CONFIG_FILE="/dev/null",
+    AWS_SHARED_CREDENTIALS_FILE="/dev/null",
 )
 
 

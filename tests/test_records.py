@@ -126,7 +126,9 @@ def test_restart_sees_everything(store: Store) -> None:
 def test_listeners_hear_local_and_remote_changes(store: Store) -> None:
     writer, reader = Records(store), Records(store)
     heard: list[tuple[str, object, object]] = []
-    reader.subscribe(lambda kind, before, after: heard.append((kind, before and before.data, after and after.data)))
+    reader.subscribe(
+        lambda kind, before, after: heard.append((kind, before and before.data, after and after.data))
+    )
     writer.create("users", "u1", {"email": "a@example.com"})
     reader.refresh()
     reader.create("users", "u2", {"email": "b@example.com"})

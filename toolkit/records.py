@@ -111,7 +111,10 @@ class Records:
         """Store a new record; Conflict when that id exists already (here or on another instance)."""
         try:
             etag = self.store.put(
-                record_key(kind, record_id), _encode(data), content_type="application/json", if_none_match=True
+                record_key(kind, record_id),
+                _encode(data),
+                content_type="application/json",
+                if_none_match=True,
             )
         except VersionMismatch:
             self._reload(kind, record_id)
@@ -136,7 +139,12 @@ class Records:
         return self._apply(Record(kind, record_id, etag, data))
 
     def modify(
-        self, kind: str, record_id: str, change: Callable[[dict[str, Any]], dict[str, Any]], *, attempts: int = 5
+        self,
+        kind: str,
+        record_id: str,
+        change: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        attempts: int = 5,
     ) -> Record:
         """Read-modify-write with retries, for changes that commute (e.g. adding a tag)."""
         for _ in range(attempts):
@@ -173,7 +181,9 @@ class Records:
                 listed[parsed] = info.etag
         with self._lock:
             stale = [
-                key for key, etag in listed.items() if (e := self._entry(*key)) is None or e.record.version != etag
+                key
+                for key, etag in listed.items()
+                if (e := self._entry(*key)) is None or e.record.version != etag
             ]
             gone = [
                 (kind, rid)

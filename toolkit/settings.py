@@ -30,7 +30,8 @@ def _list(raw: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Settings:
     store: str = _setting(
-        "./data", "Where everything is kept: a folder (file:///abs/path or a plain path) or s3://bucket/prefix."
+        "./data",
+        "Where everything is kept: a folder (file:///abs/path or a plain path) or s3://bucket/prefix.",
     )
     s3_endpoint_url: str = _setting(
         "", "Endpoint of an S3-compatible store (MinIO, R2, ...). Empty means AWS S3 itself."
@@ -40,7 +41,8 @@ class Settings:
         "http://127.0.0.1:8000", "Public address of the portal, used in share links, e-mails and cookies."
     )
     secret_key: str = _setting(
-        DEFAULT_SECRET, "Signs session cookies and one-time links. Set a long random value in production.",
+        DEFAULT_SECRET,
+        "Signs session cookies and one-time links. Set a long random value in production.",
         secret=True,
     )
     refresh_seconds: float = _setting(
@@ -66,20 +68,24 @@ class Settings:
     rendition_cache_mb: int = _setting(256, "Memory per instance for the hottest share-ready images.")
     fold_at: int = _setting(210, "Characters LinkedIn shows before '...see more'.")
     counter_flush_seconds: float = _setting(
-        10.0, "How often usage and click counts are written to the store; at most this much is lost on a crash."
+        10.0,
+        "How often usage and click counts are written to the store; at most this much is lost on a crash.",
     )
     require_policy_ack: bool = _setting(
         True, "Employees acknowledge the current social media policy before they see the feed."
     )
     smtp_url: str = _setting(
-        "", "Mail server for the daily digest, e.g. smtp://user:pass@host:587?starttls=1. Empty: no e-mail.",
+        "",
+        "Mail server for the daily digest, e.g. smtp://user:pass@host:587?starttls=1. Empty: no e-mail.",
         secret=True,
     )
     mail_from: str = _setting("toolkit@localhost", "Sender address of e-mails from the portal.")
     webhook_url: str = _setting(
         "", "Incoming webhook (Slack, Teams, ...) told when a new post is approved. Empty: none.", secret=True
     )
-    default_language: str = _setting("en", "Language when neither the person nor the browser says (en or nl).")
+    default_language: str = _setting(
+        "en", "Language when neither the person nor the browser says (en or nl)."
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

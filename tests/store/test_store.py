@@ -53,14 +53,21 @@ def test_if_match_on_missing_object_is_a_mismatch(store: Store) -> None:
 
 
 def test_list_by_prefix_gives_keys_and_etags_in_order(store: Store) -> None:
-    tags = {key: store.put(key, key.encode()) for key in ["records/b/2.json", "records/b/1.json", "records/a/1.json"]}
+    tags = {
+        key: store.put(key, key.encode())
+        for key in ["records/b/2.json", "records/b/1.json", "records/a/1.json"]
+    }
     store.put("blobs/assets/x/original", b"blob")
     listed = list(store.list("records/b/"))
     assert [(i.key, i.etag) for i in listed] == [
         ("records/b/1.json", tags["records/b/1.json"]),
         ("records/b/2.json", tags["records/b/2.json"]),
     ]
-    assert [i.key for i in store.list("records/")] == ["records/a/1.json", "records/b/1.json", "records/b/2.json"]
+    assert [i.key for i in store.list("records/")] == [
+        "records/a/1.json",
+        "records/b/1.json",
+        "records/b/2.json",
+    ]
     assert list(store.list("nothing/")) == []
 
 

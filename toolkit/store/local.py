@@ -12,7 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from toolkit.store.base import CHUNK, ObjectInfo, ObjectMissing, Store, StoreUnavailable, VersionMismatch, check_key
+from toolkit.store.base import (
+    CHUNK,
+    ObjectInfo,
+    ObjectMissing,
+    Store,
+    StoreUnavailable,
+    VersionMismatch,
+    check_key,
+)
 
 # Hidden names at the root are the store's own bookkeeping and never listed as objects.
 _TMP = ".tmp"

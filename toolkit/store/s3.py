@@ -10,7 +10,15 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from toolkit.store.base import CHUNK, ObjectInfo, ObjectMissing, Store, StoreUnavailable, VersionMismatch, check_key
+from toolkit.store.base import (
+    CHUNK,
+    ObjectInfo,
+    ObjectMissing,
+    Store,
+    StoreUnavailable,
+    VersionMismatch,
+    check_key,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -33,7 +41,12 @@ def _bare(etag: str) -> str:
 
 class S3Store(Store):
     def __init__(
-        self, bucket: str, prefix: str = "", *, endpoint_url: str = "", region: str = "",
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str = "",
+        region: str = "",
         client: S3Client | None = None,
     ) -> None:
         self.bucket = bucket
@@ -45,7 +58,9 @@ class S3Store(Store):
             region_name=region or None,
             # Fail fast when the store is down, so requests answer 503 quickly instead of hanging.
             config=Config(
-                connect_timeout=3, read_timeout=20, retries={"max_attempts": 2, "mode": "standard"},
+                connect_timeout=3,
+                read_timeout=20,
+                retries={"max_attempts": 2, "mode": "standard"},
                 max_pool_connections=64,
             ),
         )

@@ -1,0 +1,188 @@
+"""Command line for operators: python -m toolkit <command>."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from toolkit.portal import Portal
+from toolkit.settings import Settings
+from toolkit.store import StoreUnavailable
+
+
+def _portal(settings: Settings) -> Portal:
+    """A started portal, or a one-line error naming the store and a non-zero exit."""
+    try:
+        portal = Portal(settings)
+        portal.start()
+    except StoreUnavailable as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    return portal
+
+
+def _link(settings: Settings, secret: str) -> str:
+    return f"{settings.base_url.rstrip('/')}/link/{secret}"
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from toolkit.app import create_app
+    from toolkit.demo import demo_people, seed_demo
+
+    portal = _portal(settings)
+    if args.demo and seed_demo(portal):
+        print("Seeded the demo content.")
+    if not portal.accounts.has_admin():
+        link = portal.accounts.issue_link(None, "setup")
+        url = _link(settings, link.secret)
+        print(f"\nNo administrator yet. Open this one-time link to create the first one:\n  {url}\n")
+    if args.demo:
+        from toolkit.accounts import User
+
+        for record in demo_people(portal):
+            user = User.from_record(record)
+            link = portal.accounts.issue_link(user, "login")
+            print(f"Sign in as the demo {user.role} ({user.email}):\n  {_link(settings, link.secret)}")
+    print(f"\nServing {settings.base_url} (store: {portal.store.endpoint})", flush=True)
+    app = create_app(settings, portal=portal)
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level="info", proxy_headers=False, server_header=False
+    )
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from toolkit.demo import seed_demo
+
+    portal = _portal(settings)
+    print("Seeded the demo content." if seed_demo(portal) else "The demo content is there already.")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    width = max(len(name) for name, _, _ in settings.described())
+    for name, value, help_text in settings.described():
+        print(f"{name:<{width}}  {value}\n{'':<{width}}  {help_text}")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from toolkit.errors import ToolkitError
+
+    portal = _portal(settings)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    try:
+        user = portal.accounts.add(args.email, role=args.role, name=args.name or "", password=password)
+    except ToolkitError as exc:
+        raise SystemExit(f"error: {exc.text()}") from None
+    print(f"Added {user.email} as {user.role}.")
+    if password is None:
+        link = portal.accounts.issue_link(user, "invite")
+        print(f"One-time link to set a password (expires {link.expires_at}):\n{_link(settings, link.secret)}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
+    portal = _portal(settings)
+    for user in portal.accounts.all():
+        state = "active" if user.active else "deactivated"
+        print(f"{user.email:<40} {user.role:<10} {state:<12} {user.display_name}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    portal = _portal(settings)
+    user = portal.accounts.by_email(args.email)
+    if user is None or not user.active:
+        raise SystemExit(f"error: no active account for {args.email}")
+    issued = portal.accounts.create_token(user, args.label or "")
+    print(f"API token for {user.email} ({user.role}). It is shown once; store it safely:", file=sys.stderr)
+    print(issued.secret)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    portal = _portal(settings)
+    user = portal.accounts.by_email(args.email)
+    if user is None:
+        raise SystemExit(f"error: no account for {args.email}")
+    for record in portal.accounts.tokens_of(user):
+        print(f"{record.id[:12]}  {record.data.get('created_at', '')}  {record.data.get('label', '')}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from toolkit.errors import NotFound
+
+    portal = _portal(settings)
+    try:
+        portal.accounts.revoke_token(args.token)
+    except NotFound:
+        raise SystemExit(
+            "error: no such token (give the token itself or the id `token list` shows)"
+        ) from None
+    print("Revoked.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m toolkit", description="Ambassador Toolkit portal.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str,
+        fn: Callable[[argparse.Namespace, Settings], int],
+        help: str,
+        parent: argparse._SubParsersAction[argparse.ArgumentParser] = commands,
+    ) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = parent.add_parser(name, help=help, description=help)
+        sub.set_defaults(fn=fn)
+        return sub
+
+    serve = command("serve", cmd_serve, "serve the portal")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--demo", action="store_true", help="seed demo content on first start, print demo sign-in links"
+    )
+    command("seed-demo", cmd_seed_demo, "add the demo people, imagery, posts and policy once")
+    command("settings", cmd_settings, "print the effective settings (secrets masked)")
+
+    user = commands.add_parser("user", help="manage accounts").add_subparsers(dest="action", required=True)
+    add = command("add", cmd_user_add, "add an account", user)
+    add.add_argument("email")
+    add.add_argument("--role", default="employee", choices=["employee", "marketing", "admin"])
+    add.add_argument("--name")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    command("list", cmd_user_list, "list accounts", user)
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    create = command("create", cmd_token_create, "create an API token; printed once on the last line", token)
+    create.add_argument("email")
+    create.add_argument("--label")
+    listing = command("list", cmd_token_list, "list someone's tokens by id", token)
+    listing.add_argument("email")
+    revoke = command("revoke", cmd_token_revoke, "revoke a token (the token itself or its id)", token)
+    revoke.add_argument("token")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    code: int = args.fn(args, settings)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""create_app(settings): routes, middleware, error handlers and the lifespan of one instance."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+
+from toolkit.portal import Portal
+from toolkit.settings import Settings
+from toolkit.store import Store, StoreUnavailable
+from toolkit.web.access import routes_without_declaration
+from toolkit.web.errors import EXCEPTION_HANDLERS
+from toolkit.web.middleware import PortalMiddleware
+from toolkit.web.routes import all_routes
+
+log = logging.getLogger(__name__)
+
+
+async def _keep_fresh(portal: Portal) -> None:
+    """Pick up other instances' writes; an unreachable store is logged and retried, never fatal."""
+    failing = False
+    while True:
+        await asyncio.sleep(portal.settings.refresh_seconds)
+        try:
+            await run_in_threadpool(portal.refresh)
+            if failing:
+                log.warning("store reachable again: %s", portal.store.endpoint)
+            failing = False
+        except StoreUnavailable as exc:
+            if not failing:
+                log.error("%s", exc)
+            failing = True
+        except Exception:
+            log.exception("refresh failed")
+
+
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, portal: Portal | None = None
+) -> Starlette:
+    settings = settings or Settings.from_env()
+    routes = all_routes()
+    undeclared = routes_without_declaration(routes)
+    if undeclared:
+        raise RuntimeError(f"routes without an access declaration: {', '.join(undeclared)}")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Portal]]:
+        instance = portal or Portal(settings, store)
+        await run_in_threadpool(instance.start)
+        refresher = asyncio.create_task(_keep_fresh(instance))
+        try:
+            yield {"portal": instance}
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            await run_in_threadpool(instance.close)
+
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                PortalMiddleware,
+                secure_cookies=settings.secure_cookies,
+                default_language=settings.default_language,
+            )
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )

@@ -1,0 +1,1 @@
+"""HTTP: handlers grouped by audience, sharing one access guard, one error mapping, one template set."""

@@ -1,0 +1,187 @@
+"""Default deny: every route declares who may use it, and one guard enforces it.
+
+A route made without a declaration cannot be registered (create_app refuses to start), so a new
+handler is never reachable by accident. The guard also identifies the visitor (API token,
+trusted single sign-on header, or session cookie) and checks CSRF on cookie-authenticated writes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable, Sequence
+from enum import IntEnum
+from functools import cache
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from toolkit.accounts import Role, User
+from toolkit.errors import N_, Forbidden, Unauthorized
+from toolkit.i18n import current_language, negotiate, pick_language
+from toolkit.portal import Portal
+from toolkit.web.sessions import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    SessionCodec,
+    csrf_matches,
+)
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LANGUAGE_COOKIE = "toolkit_lang"
+
+
+class Allow(IntEnum):
+    """Who may use a route; each level includes the ones above it in the list."""
+
+    anyone = 0
+    employee = Role.employee.value
+    marketing = Role.marketing.value
+    admin = Role.admin.value
+
+
+class GuardedRoute(Route):
+    """A Route that knows who may use it."""
+
+    def __init__(
+        self, path: str, endpoint: Endpoint, *, allow: Allow, methods: Sequence[str], name: str
+    ) -> None:
+        self.allow = allow
+        self.handler = endpoint
+        super().__init__(path, _guard(endpoint, allow), methods=list(methods), name=name)
+
+
+def route(
+    path: str, endpoint: Endpoint, *, allow: Allow, methods: Sequence[str] = ("GET",), name: str | None = None
+) -> GuardedRoute:
+    return GuardedRoute(path, endpoint, allow=allow, methods=methods, name=name or endpoint.__name__)
+
+
+def portal_of(request: Request) -> Portal:
+    portal: Portal = request.state.portal
+    return portal
+
+
+def user_of(request: Request) -> User | None:
+    user: User | None = getattr(request.state, "user", None)
+    return user
+
+
+def require_user(request: Request) -> User:
+    user = user_of(request)
+    if user is None:
+        raise Unauthorized()
+    return user
+
+
+def _guard(endpoint: Endpoint, allow: Allow) -> Endpoint:
+    async def guarded(request: Request) -> Response:
+        user, via = identify(request)
+        request.state.user = user
+        request.state.auth_via = via
+        current_language.set(language_for(request, user))
+        if allow > Allow.anyone:
+            if user is None:
+                raise Unauthorized()
+            if not user.can(Role(allow.value)):
+                raise Forbidden()
+        if request.method not in SAFE_METHODS and via != "token":
+            await check_csrf(request)
+        return await endpoint(request)
+
+    guarded.__name__ = endpoint.__name__
+    guarded.__doc__ = endpoint.__doc__
+    return guarded
+
+
+def identify(request: Request) -> tuple[User | None, str | None]:
+    """Who is asking, and how they proved it: 'token', 'sso', 'session' or nobody."""
+    portal = portal_of(request)
+    settings = portal.settings
+    authorization = request.headers.get("authorization", "")
+    if authorization:
+        scheme, _, secret = authorization.partition(" ")
+        user = portal.accounts.user_for_token(secret.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise Unauthorized(N_("The API token is missing, not valid, or was revoked."))
+        return user, "token"
+    if (
+        settings.trusted_email_header
+        and request.client
+        and _trusted(request.client.host, settings.trusted_proxies)
+    ):
+        email = request.headers.get(settings.trusted_email_header)
+        if email:
+            user = portal.accounts.sso_user(email, auto_create=settings.sso_auto_create)
+            if user is not None:
+                return user, "sso"
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        session = session_codec(settings.secret_key, settings.session_days).decode(cookie)
+        if session is not None:
+            user = portal.accounts.get(session.user_id)
+            if user is not None and user.active and user.session_epoch == session.epoch:
+                return user, "session"
+    return None, None
+
+
+@cache
+def session_codec(secret: str, days: int) -> SessionCodec:
+    return SessionCodec(secret, days * 86400)
+
+
+@cache
+def _networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def _trusted(host: str, proxies: tuple[str, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in _networks(proxies))
+
+
+def language_for(request: Request, user: User | None) -> str:
+    """Explicit choice in the header switch, then the person's profile, then the browser."""
+    default = portal_of(request).settings.default_language
+    return pick_language(
+        request.cookies.get(LANGUAGE_COOKIE),
+        user.language if user else None,
+        negotiate(request.headers.get("accept-language"), default=default),
+        default=default,
+    )
+
+
+async def check_csrf(request: Request) -> None:
+    cookie = request.cookies.get(CSRF_COOKIE)
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not csrf_matches(cookie, sent):
+        raise Forbidden(
+            N_("This form has expired or did not come from this portal. Reload the page and try again.")
+        )
+
+
+def routes_without_declaration(routes: Sequence[Any]) -> list[str]:
+    """Paths of routes that do not say who may use them (they must not exist)."""
+    from starlette.routing import Mount
+
+    missing = []
+    for item in routes:
+        if isinstance(item, Mount):
+            if getattr(item, "allow", None) is None:
+                missing.append(item.path)
+        elif not isinstance(item, GuardedRoute):
+            missing.append(getattr(item, "path", repr(item)))
+    return missing

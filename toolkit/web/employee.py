@@ -1,0 +1,45 @@
+"""Pages every signed-in person uses: home and their own profile."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from toolkit.accounts import PROFILE_FIELDS
+from toolkit.errors import Invalid
+from toolkit.i18n import gettext
+from toolkit.web.access import Allow, portal_of, require_user, route
+from toolkit.web.forms import form_fields, see_other
+from toolkit.web.templating import render
+
+
+async def home(request: Request) -> Response:
+    return render(request, "employee/home.html")
+
+
+async def profile_page(request: Request) -> Response:
+    return render(
+        request, "employee/profile.html", {"saved": request.query_params.get("saved") == "1", "error": None}
+    )
+
+
+async def save_profile(request: Request) -> Response:
+    user = require_user(request)
+    fields = await form_fields(request)
+    values: dict[str, object] = {k: v for k, v in fields.items() if k in PROFILE_FIELDS}
+    values["leaderboard_opt_out"] = fields.get("leaderboard_opt_out") == "on"
+    try:
+        await run_in_threadpool(portal_of(request).accounts.update_profile, user, values)
+    except Invalid as exc:
+        return render(
+            request, "employee/profile.html", {"saved": False, "error": exc.text(gettext)}, status=422
+        )
+    return see_other("/profile?saved=1")
+
+
+routes = [
+    route("/", home, allow=Allow.employee),
+    route("/profile", profile_page, allow=Allow.employee),
+    route("/profile", save_profile, allow=Allow.employee, methods=["POST"], name="save_profile"),
+]

@@ -1,0 +1,70 @@
+"""Things every response gets: security headers, a CSRF cookie, the request's language."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from toolkit.i18n import current_language, negotiate, pick_language
+from toolkit.web.sessions import CSRF_COOKIE, new_csrf_token
+
+# No inline scripts anywhere: all JavaScript is in files under /static.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+
+class PortalMiddleware:
+    def __init__(self, app: ASGIApp, *, secure_cookies: bool, default_language: str) -> None:
+        self.app = app
+        self.secure_cookies = secure_cookies
+        self.default_language = default_language
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        cookies = SimpleCookie()
+        try:
+            cookies.load(headers.get(b"cookie", b"").decode("latin-1"))
+        except Exception:
+            cookies = SimpleCookie()
+        csrf = cookies[CSRF_COOKIE].value if CSRF_COOKIE in cookies else None
+        fresh_csrf = csrf is None
+        state = scope.setdefault("state", {})
+        state["csrf_token"] = csrf or new_csrf_token()
+        lang_cookie = cookies["toolkit_lang"].value if "toolkit_lang" in cookies else None
+        current_language.set(
+            pick_language(
+                lang_cookie,
+                negotiate(headers.get(b"accept-language", b"").decode("latin-1"), self.default_language),
+                default=self.default_language,
+            )
+        )
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    response_headers.setdefault(name, value)
+                if fresh_csrf and not scope["path"].startswith(("/static/", "/api/v1/health")):
+                    secure = "; Secure" if self.secure_cookies else ""
+                    response_headers.append(
+                        "set-cookie",
+                        f"{CSRF_COOKIE}={state['csrf_token']}; Path=/; HttpOnly; SameSite=Lax{secure}",
+                    )
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
