@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from toolkit.portal import Portal
 from toolkit.settings import Settings
@@ -49,10 +50,54 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             link = portal.accounts.issue_link(user, "login")
             print(f"Sign in as the demo {user.role} ({user.email}):\n  {_link(settings, link.secret)}")
     print(f"\nServing {settings.base_url} (store: {portal.store.endpoint})", flush=True)
-    app = create_app(settings, portal=portal)
-    uvicorn.run(
-        app, host=args.host, port=args.port, log_level="info", proxy_headers=False, server_header=False
-    )
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        "server_header": False,
+        "proxy_headers": False,
+    }
+    if args.workers > 1:
+        # Each worker is an independent instance on the same store, exactly like several hosts.
+        portal.close()
+        uvicorn.run("toolkit.app:create_app", factory=True, workers=args.workers, **common)
+    else:
+        uvicorn.run(create_app(settings, portal=portal), **common)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from toolkit.check import run_checks
+
+    findings = run_checks(settings)
+    for finding in findings:
+        print(f"{'ok  ' if finding.ok else ('FAIL' if finding.serious else 'warn')}  {finding.text}")
+    failed = [f for f in findings if not f.ok and f.serious]
+    print(f"\n{len(failed)} problem(s) to fix." if failed else "\nThis deployment looks ready.")
+    return 1 if failed else 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from toolkit.migrate import VerificationFailed, migrate, terminal_reporter
+    from toolkit.store import open_store
+
+    try:
+        source = open_store(
+            args.source, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region
+        )
+        target = open_store(
+            args.target,
+            s3_endpoint_url=args.target_endpoint_url or settings.s3_endpoint_url,
+            s3_region=settings.s3_region,
+        )
+        source.ping()
+        target.ping()
+        progress = migrate(source, target, report=terminal_reporter())
+    except (StoreUnavailable, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except VerificationFailed as exc:
+        raise SystemExit(f"error: these objects did not verify after copying; run again: {exc}") from None
+    print(f"Done: {progress.copied} copied, {progress.skipped} already there, all verified.")
     return 0
 
 
@@ -147,8 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve = command("serve", cmd_serve, "serve the portal")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (each a full instance)")
     serve.add_argument(
         "--demo", action="store_true", help="seed demo content on first start, print demo sign-in links"
+    )
+    command("check", cmd_check, "verify this deployment: store, conditional writes, settings")
+    migrate = command("migrate", cmd_migrate, "copy everything to another store, verified; safe to re-run")
+    migrate.add_argument("--from", dest="source", required=True, help="e.g. file://./data")
+    migrate.add_argument("--to", dest="target", required=True, help="e.g. s3://bucket/prefix")
+    migrate.add_argument(
+        "--to-endpoint-url",
+        dest="target_endpoint_url",
+        default="",
+        help="S3 endpoint of the destination when it differs from TOOLKIT_S3_ENDPOINT_URL",
     )
     command("seed-demo", cmd_seed_demo, "add the demo people, imagery, posts and policy once")
     command("settings", cmd_settings, "print the effective settings (secrets masked)")

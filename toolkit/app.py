@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
+from toolkit.notices import run_daily_checks
 from toolkit.portal import Portal
 from toolkit.settings import Settings
 from toolkit.store import Store, StoreUnavailable
@@ -40,6 +41,18 @@ async def _keep_fresh(portal: Portal) -> None:
             log.exception("refresh failed")
 
 
+async def _flush_counters(portal: Portal) -> None:
+    """Write this instance's counts every interval; a failed flush keeps them for the next one."""
+    while True:
+        await asyncio.sleep(portal.settings.counter_flush_seconds)
+        try:
+            await run_in_threadpool(portal.counters.flush)
+        except StoreUnavailable as exc:
+            log.error("counters not flushed: %s", exc)
+        except Exception:
+            log.exception("counter flush failed")
+
+
 def create_app(
     settings: Settings | None = None, *, store: Store | None = None, portal: Portal | None = None
 ) -> Starlette:
@@ -53,13 +66,16 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Portal]]:
         instance = portal or Portal(settings, store)
         await run_in_threadpool(instance.start)
-        refresher = asyncio.create_task(_keep_fresh(instance))
+        tasks = [asyncio.create_task(_keep_fresh(instance)), asyncio.create_task(_flush_counters(instance))]
+        tasks.append(asyncio.create_task(run_daily_checks(instance)))
         try:
             yield {"portal": instance}
         finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await run_in_threadpool(instance.close)
 
     return Starlette(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from toolkit.assets import seed as seed_assets
+from toolkit.brand import seed as seed_brand
 from toolkit.errors import Conflict
+from toolkit.paths import DEMO
+from toolkit.policy import seed as seed_policy
 from toolkit.portal import Portal
 from toolkit.records import Record
+from toolkit.sharing import seed as seed_sharing
 
 log = logging.getLogger(__name__)
 
@@ -69,5 +75,31 @@ def demo_people(portal: Portal) -> list[Record]:
     return found
 
 
-# Features add their own demo content here (imagery, posts, policy), in order.
-SEED_STEPS: list[Callable[[Portal], None]] = []
+def seed_posts(portal: Portal) -> None:
+    """Hashtag sets and approved example posts in English and Dutch, using the demo imagery."""
+    content = json.loads((DEMO / "posts.json").read_text(encoding="utf-8"))
+    author = portal.accounts.by_email(DEMO_PEOPLE[0]["email"])
+    assert author is not None
+    sets = {item["key"]: portal.hashtag_sets.create(item, author).id for item in content["hashtag_sets"]}
+    images = sorted(
+        (
+            r
+            for r in portal.records.all("assets")
+            if r.data.get("status") == "approved" and "logo" not in r.data.get("tags", [])
+        ),
+        key=lambda r: str(r.data.get("title", "")),
+    )
+    for item in content["posts"]:
+        values = {k: v for k, v in item.items() if k not in ("sets", "image")}
+        values["hashtag_set_ids"] = [sets[key] for key in item["sets"]]
+        if images:
+            values["asset_id"] = images[item["image"] % len(images)].id
+        post = portal.posts.create(values, author)
+        portal.posts.approve(post.id, author)
+
+
+# Features add their own demo content here, in order: imagery first, posts last.
+SEED_STEPS: list[Callable[[Portal], None]] = [seed_assets, seed_posts]
+SEED_STEPS.append(seed_policy)  # the policy needs only the demo people
+SEED_STEPS.append(seed_brand)  # the demo logo as watermark; needs the imagery
+SEED_STEPS.append(seed_sharing)  # demo-labelled uses, a share link and clicks; needs the posts

@@ -48,17 +48,39 @@ class GuardedRoute(Route):
     """A Route that knows who may use it."""
 
     def __init__(
-        self, path: str, endpoint: Endpoint, *, allow: Allow, methods: Sequence[str], name: str
+        self,
+        path: str,
+        endpoint: Endpoint,
+        *,
+        allow: Allow,
+        methods: Sequence[str],
+        name: str,
+        streams_body: bool = False,
     ) -> None:
         self.allow = allow
         self.handler = endpoint
-        super().__init__(path, _guard(endpoint, allow), methods=list(methods), name=name)
+        self.streams_body = streams_body
+        super().__init__(path, _guard(endpoint, allow, streams_body), methods=list(methods), name=name)
 
 
 def route(
-    path: str, endpoint: Endpoint, *, allow: Allow, methods: Sequence[str] = ("GET",), name: str | None = None
+    path: str,
+    endpoint: Endpoint,
+    *,
+    allow: Allow,
+    methods: Sequence[str] = ("GET",),
+    name: str | None = None,
+    streams_body: bool = False,
 ) -> GuardedRoute:
-    return GuardedRoute(path, endpoint, allow=allow, methods=methods, name=name or endpoint.__name__)
+    """A route that declares who may use it.
+
+    streams_body: the handler reads a (large) multipart body itself with toolkit.web.uploads, so
+    the guard must not parse it as a form first (that would read the whole body before any size
+    limit). A cookie-authenticated request without the CSRF header then has its csrf_token field
+    checked by that streaming parser, which refuses the request when the field is missing or wrong.
+    """
+    name = name or endpoint.__name__
+    return GuardedRoute(path, endpoint, allow=allow, methods=methods, name=name, streams_body=streams_body)
 
 
 def portal_of(request: Request) -> Portal:
@@ -78,7 +100,7 @@ def require_user(request: Request) -> User:
     return user
 
 
-def _guard(endpoint: Endpoint, allow: Allow) -> Endpoint:
+def _guard(endpoint: Endpoint, allow: Allow, streams_body: bool = False) -> Endpoint:
     async def guarded(request: Request) -> Response:
         user, via = identify(request)
         request.state.user = user
@@ -90,7 +112,10 @@ def _guard(endpoint: Endpoint, allow: Allow) -> Endpoint:
             if not user.can(Role(allow.value)):
                 raise Forbidden()
         if request.method not in SAFE_METHODS and via != "token":
-            await check_csrf(request)
+            if streams_body and not request.headers.get(CSRF_HEADER):
+                request.state.csrf_in_body = True
+            else:
+                await check_csrf(request)
         return await endpoint(request)
 
     guarded.__name__ = endpoint.__name__

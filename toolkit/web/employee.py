@@ -1,4 +1,4 @@
-"""Pages every signed-in person uses: home and their own profile."""
+"""Pages every signed-in person uses: the feed of example posts and their own profile."""
 
 from __future__ import annotations
 
@@ -9,13 +9,36 @@ from starlette.responses import Response
 from toolkit.accounts import PROFILE_FIELDS
 from toolkit.errors import Invalid
 from toolkit.i18n import gettext
+from toolkit.posts import LANGUAGES
 from toolkit.web.access import Allow, portal_of, require_user, route
 from toolkit.web.forms import form_fields, see_other
+from toolkit.web.policy import require_acknowledged
 from toolkit.web.templating import render
 
 
 async def home(request: Request) -> Response:
-    return render(request, "employee/home.html")
+    """The feed: approved, currently valid example posts, newest first."""
+    user = require_user(request)
+    portal = portal_of(request)
+    portal.crisis.ensure_calm()
+    if (gate := require_acknowledged(request)) is not None:
+        return gate
+    campaign = request.query_params.get("campaign") or None
+    language = request.query_params.get("lang") or None
+    everything = portal.posts.feed()
+    context = {
+        "posts": portal.posts.feed(campaign=campaign, language=language),
+        "campaigns": portal.posts.campaigns(everything), "campaign": campaign or "", "lang": language or "",
+        "post_languages": LANGUAGES, "first_lines": first_lines,
+        "profile_incomplete": not (user.first_name and user.job_title),
+    }
+    return render(request, "employee/feed.html", context)
+
+
+def first_lines(text: str, limit: int = 180) -> str:
+    """The opening of a caption for a card: its first paragraph, cut at a word."""
+    head = text.strip().split("\n\n")[0]
+    return head if len(head) <= limit else head[:limit].rsplit(" ", 1)[0] + "…"
 
 
 async def profile_page(request: Request) -> Response:

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from toolkit import i18n
-from toolkit.errors import N_, ToolkitError, Unauthorized
+from toolkit.errors import N_, Locked, ToolkitError, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ async def toolkit_error(request: Request, exc: Exception) -> Response:
     if exc.status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, exc)
     extra = getattr(exc, "extra", {}) or {}
+    if isinstance(exc, Locked) and "crisis" in extra and not is_api(request):
+        # Crisis mode: the page a person wanted is replaced by who speaks for the company and what to do.
+        from toolkit.web.templating import render
+
+        return render(request, "employee/crisis.html", {"crisis": extra["crisis"]}, status=exc.status)
     return _respond(request, exc.status, exc.code, exc.text(i18n.gettext), extra)
 
 

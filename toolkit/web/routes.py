@@ -6,9 +6,21 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from toolkit.paths import STATIC
-from toolkit.web import admin, employee, public
+from toolkit.web import admin, composer, employee, library, manage_posts, public
+from toolkit.web import brand as brand_pages
+from toolkit.web import crisis as crisis_pages
+from toolkit.web import notices as notices_pages
+from toolkit.web import policy as policy_pages
+from toolkit.web import share as share_pages
+from toolkit.web import sharing as sharing_pages
+from toolkit.web import stats as stats_pages
 from toolkit.web.access import Allow
-from toolkit.web.api import people
+from toolkit.web.api import assets, people, posts
+from toolkit.web.api import brand as brand_api
+from toolkit.web.api import crisis as crisis_api
+from toolkit.web.api import renditions as renditions_api
+from toolkit.web.api import sharing as sharing_api
+from toolkit.web.api import stats as stats_api
 
 
 def static_mount() -> Mount:
@@ -18,4 +30,28 @@ def static_mount() -> Mount:
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*public.routes, *employee.routes, *admin.routes, *people.routes, static_mount()]
+    return [
+        # Matched in order, one pattern at a time: the hottest route (cached images) goes first.
+        *renditions_api.routes,
+        *public.routes,
+        *employee.routes,
+        *composer.routes,
+        *manage_posts.routes,
+        *admin.routes,
+        *people.routes,
+        *posts.routes,
+        *library.routes,
+        *assets.routes,
+        *policy_pages.routes,
+        *crisis_pages.routes,
+        *notices_pages.routes,
+        *crisis_api.routes,
+        *brand_api.routes,
+        *brand_pages.routes,
+        *share_pages.routes,
+        *sharing_pages.routes,
+        *stats_pages.routes,
+        *sharing_api.routes,
+        *stats_api.routes,
+        static_mount(),
+    ]

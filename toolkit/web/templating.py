@@ -12,6 +12,7 @@ from starlette.templating import Jinja2Templates
 
 from toolkit import i18n
 from toolkit.paths import TEMPLATES
+from toolkit.web.api.renditions import rendition_url_global
 from toolkit.web.sessions import CSRF_FIELD
 
 
@@ -50,6 +51,7 @@ def make_environment() -> jinja2.Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["date"] = _date
     env.filters["datetime"] = _datetime
+    env.globals["rendition_url"] = rendition_url_global
     return env
 
 

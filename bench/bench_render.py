@@ -1,0 +1,194 @@
+"""Share-image rendering speed: ours (from the master) against plain Pillow (from the original).
+
+Run with `.venv/bin/python bench/bench_render.py`. Inputs are generated into a temporary folder at
+start: photo-like JPEGs (smooth colour fields, hard edges and sensor-like grain, so file sizes and
+decode costs are those of camera files) and a PNG with transparency.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from PIL import Image, ImageChops, ImageDraw, ImageOps
+
+# Run as a script from a checkout, where the toolkit package is not necessarily installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from toolkit.imaging.master import make_master  # noqa: E402
+from toolkit.imaging.presets import DEFAULT_PRESET, PRESETS, get_preset  # noqa: E402
+from toolkit.imaging.render import Look, render_share_image  # noqa: E402
+
+RUNS = 15
+WARM_UP = 2
+MASTER_RUNS = 3
+TARGET_MS = 60.0
+TARGET_SPEEDUP = 10.0
+LOOK = Look()
+HEADLINE = "Proud to share what our team built this year"
+
+
+@dataclass(frozen=True)
+class Input:
+    label: str
+    path: Path
+
+
+def photo(size: tuple[int, int], seed: int) -> Image.Image:
+    """A camera-like RGB picture: smooth colour fields, hard-edged shapes and grain."""
+    rnd = random.Random(seed)
+    width, height = size
+    fields = [Image.effect_noise((max(2, width // 80), max(2, height // 80)), 64) for _ in range(3)]
+    img = Image.merge("RGB", fields).resize(size, Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(img)
+    for _ in range(80):
+        x, y, r = rnd.randrange(width), rnd.randrange(height), rnd.randrange(width // 50, width // 8)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=_colour(rnd))
+    for _ in range(250):
+        points = (rnd.randrange(width), rnd.randrange(height), rnd.randrange(width), rnd.randrange(height))
+        draw.line(points, fill=_colour(rnd), width=rnd.randrange(1, 9))
+    grain = Image.merge("RGB", [Image.effect_noise(size, 12) for _ in range(3)])
+    return ImageChops.add(img, grain, offset=-128)
+
+
+def _colour(rnd: random.Random) -> tuple[int, int, int]:
+    return rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)
+
+
+def cutout(size: tuple[int, int]) -> Image.Image:
+    """An RGBA product shot: a picture inside an ellipse, transparent around it."""
+    img = photo(size, seed=3).convert("RGBA")
+    mask = Image.new("L", size, 0)
+    width, height = size
+    ImageDraw.Draw(mask).ellipse((width // 10, height // 10, width * 9 // 10, height * 9 // 10), fill=255)
+    img.putalpha(mask)
+    return img
+
+
+def logo_png() -> bytes:
+    """A 600x200 logo with transparency."""
+    img = Image.new("RGBA", (600, 200), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((0, 0, 599, 199), radius=40, fill=(0, 82, 147, 230))
+    draw.ellipse((30, 30, 170, 170), fill=(255, 255, 255, 255))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def make_inputs(folder: Path) -> list[Input]:
+    """Write the benchmark originals into folder."""
+    baseline = folder / "camera-24mp.jpg"
+    photo((6000, 4000), seed=1).save(baseline, "JPEG", quality=90)
+    progressive = folder / "camera-18mp-progressive.jpg"
+    photo((5184, 3456), seed=2).save(progressive, "JPEG", quality=92, progressive=True)
+    transparent = folder / "cutout.png"
+    cutout((1000, 800)).save(transparent, "PNG")
+    return [
+        Input("6000x4000 baseline JPEG", baseline),
+        Input("5184x3456 progressive JPEG", progressive),
+        Input("1000x800 RGBA PNG", transparent),
+    ]
+
+
+def plain_pillow(path: Path, logo: Image.Image, size: tuple[int, int]) -> bytes:
+    """What an image server does without a master: decode the original, fit, paste the logo, encode."""
+    with Image.open(path) as original:
+        upright = ImageOps.exif_transpose(original)
+        fitted = ImageOps.fit(upright, size, Image.Resampling.LANCZOS)
+    if fitted.mode != "RGB":
+        fitted = fitted.convert("RGB")
+    margin = round(size[0] * 0.03)
+    fitted.paste(logo, (size[0] - margin - logo.width, size[1] - margin - logo.height), logo)
+    buf = io.BytesIO()
+    fitted.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def median_ms(action: Callable[[], object], runs: int = RUNS, warm_up: int = WARM_UP) -> float:
+    """Median wall time of action in milliseconds, after warm-up runs."""
+    for _ in range(warm_up):
+        action()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main() -> None:
+    """Run the benchmark and print its tables with a PASS or MISS per target."""
+    started = time.perf_counter()
+    landscape = get_preset(DEFAULT_PRESET)
+    logo = logo_png()
+    with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
+        print("Generating inputs ...", flush=True)
+        inputs = make_inputs(Path(tmp))
+        with Image.open(io.BytesIO(logo)) as decoded:
+            server_logo = decoded.convert("RGBA")
+        server_logo.thumbnail((round(landscape.width * LOOK.watermark_scale), landscape.height))
+
+        print(f"\nlinkedin-landscape JPEG with logo; medians of {RUNS} runs after {WARM_UP} warm-up runs\n")
+        header = f"{'input':28} {'file':>8} {'make_master':>12} {'baseline':>10} {'ours':>8} {'ratio':>7}"
+        print(header)
+        print("-" * len(header))
+        masters: dict[str, bytes] = {}
+        speedups: dict[str, float] = {}
+        ours_ok = True
+        for item in inputs:
+            master_ms = median_ms(partial(make_master, item.path), runs=MASTER_RUNS, warm_up=0)
+            master = make_master(item.path).data
+            masters[item.label] = master
+            size = (landscape.width, landscape.height)
+            baseline_ms = median_ms(partial(plain_pillow, item.path, server_logo, size))
+            ours_ms = median_ms(partial(render_share_image, master, landscape, "jpeg", look=LOOK, logo=logo))
+            speedups[item.label] = baseline_ms / ours_ms
+            ours_ok = ours_ok and ours_ms <= TARGET_MS
+            file_mb = item.path.stat().st_size / 1e6
+            print(
+                f"{item.label:28} {file_mb:6.1f}MB {master_ms:10.0f}ms {baseline_ms:8.1f}ms"
+                f" {ours_ms:6.1f}ms {speedups[item.label]:6.1f}x",
+                flush=True,
+            )
+
+        progressive = inputs[1].label
+        master = masters[progressive]
+        print(f"\nEvery preset from the {progressive} master (JPEG, logo; with and without headline)\n")
+        header = f"{'preset':20} {'size':>10} {'logo':>8} {'+headline':>10}  target <= {TARGET_MS:.0f} ms"
+        print(header)
+        print("-" * len(header))
+        for preset in PRESETS.values():
+            render = partial(render_share_image, master, preset, "jpeg", look=LOOK, logo=logo)
+            plain = median_ms(render)
+            titled = median_ms(partial(render, headline=HEADLINE))
+            ok = max(plain, titled) <= TARGET_MS
+            ours_ok = ours_ok and ok
+            print(
+                f"{preset.name:20} {preset.width:>4}x{preset.height:<5}"
+                f" {plain:6.1f}ms {titled:8.1f}ms  {verdict(ok)}",
+                flush=True,
+            )
+
+    speedup_ok = speedups[progressive] >= TARGET_SPEEDUP
+    print()
+    print(f"{verdict(ours_ok)}  ours <= {TARGET_MS:.0f} ms median for every preset and input")
+    print(f"{verdict(speedup_ok)}  >= {TARGET_SPEEDUP:.0f}x faster than plain Pillow on the {progressive}"
+          f" ({speedups[progressive]:.1f}x)")
+    print(f"\n(total {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
