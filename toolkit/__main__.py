@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,6 +37,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from toolkit.app import create_app
     from toolkit.demo import demo_people, seed_demo
 
+    if "TOOLKIT_BASE_URL" not in os.environ:
+        # Links printed below and put in share links must point where this server listens.
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        settings = dataclasses.replace(settings, base_url=f"http://{host}:{args.port}")
+        os.environ["TOOLKIT_BASE_URL"] = settings.base_url  # worker processes read the environment
     portal = _portal(settings)
     if args.demo and seed_demo(portal):
         print("Seeded the demo content.")

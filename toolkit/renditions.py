@@ -49,7 +49,8 @@ _KEY_MEMO = 50_000
 
 @dataclass(frozen=True)
 class RenditionResult:
-    """An encoded share image; etag is its rendition key (send it quoted as a strong ETag)."""
+    """An encoded share image; etag is its rendition key (send it quoted as a strong ETag), or empty for
+    a preview of unsaved brand settings, which has no version."""
 
     data: bytes
     content_type: str

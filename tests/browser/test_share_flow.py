@@ -95,8 +95,8 @@ def test_marketing_prepares_and_employee_shares_a_post(live_server: LiveServer, 
 
     with page.expect_download() as image_download:
         page.click("#download-image")
-    image = Image.open(image_download.value.path())
-    assert image.format == "JPEG" and image.size == (1200, 627)
+    with Image.open(image_download.value.path()) as image:
+        assert image.format == "JPEG" and image.size == (1200, 627)
     assert image_download.value.suggested_filename == "team-day.jpg"
 
     with page.expect_download() as kit_download:

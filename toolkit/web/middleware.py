@@ -59,7 +59,7 @@ class PortalMiddleware:
                 response_headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     response_headers.setdefault(name, value)
-                if fresh_csrf and not scope["path"].startswith(("/static/", "/api/v1/health")):
+                if fresh_csrf and not scope["path"].startswith(("/static/", "/api/v1/health", "/s/")):
                     secure = "; Secure" if self.secure_cookies else ""
                     response_headers.append(
                         "set-cookie",

@@ -18,6 +18,7 @@ from toolkit.web.access import Allow
 from toolkit.web.api import assets, people, posts
 from toolkit.web.api import brand as brand_api
 from toolkit.web.api import crisis as crisis_api
+from toolkit.web.api import openapi as openapi_api
 from toolkit.web.api import renditions as renditions_api
 from toolkit.web.api import sharing as sharing_api
 from toolkit.web.api import stats as stats_api
@@ -53,5 +54,6 @@ def all_routes() -> list[BaseRoute]:
         *stats_pages.routes,
         *sharing_api.routes,
         *stats_api.routes,
+        *openapi_api.routes,
         static_mount(),
     ]
