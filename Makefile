@@ -30,9 +30,21 @@ check: $(STAMP) ## ruff and mypy
 bench: $(STAMP) ## benchmarks: medians and ratios against a baseline measured in the same run
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+# N_ marks domain messages (toolkit.errors); pybabel update would rewrite the hand-kept header with
+# placeholders and dates, so the catalog is updated without one and its own header is put back.
+CATALOG := toolkit/locale/nl/LC_MESSAGES/messages.po
 messages: $(STAMP) ## extract translatable strings and update the Dutch catalog
-	$(BIN)/pybabel extract -F babel.cfg -o toolkit/locale/messages.pot --no-location --omit-header .
-	$(BIN)/pybabel update -i toolkit/locale/messages.pot -d toolkit/locale -l nl --no-fuzzy-matching --ignore-obsolete
+	@mkdir -p build
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 --no-location --omit-header \
+		--ignore-dirs='.* _* build dist data test-artifacts' -o build/messages.pot .
+	sed -n '1,/^$$/p' $(CATALOG) > build/messages-header.po
+	$(BIN)/pybabel update -i build/messages.pot -o $(CATALOG) -l nl --omit-header --no-fuzzy-matching --ignore-obsolete
+	cat build/messages-header.po $(CATALOG) > build/messages-nl.po && mv build/messages-nl.po $(CATALOG)
+	@$(BIN)/python -c "from babel.messages.pofile import read_po; \
+		c = read_po(open('$(CATALOG)', 'rb')); \
+		todo = [m.id for m in c if m.id and not all(m.string if isinstance(m.string, tuple) else [m.string])]; \
+		print(len(c), 'messages,', len(todo), 'without a Dutch translation'); \
+		print(''.join('  %s\\n' % (t,) for t in todo), end='')"
 
 clean: ## remove the virtualenv and caches (keeps ./data)
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -113,16 +113,21 @@ def plain_pillow(path: Path, logo: Image.Image, size: tuple[int, int]) -> bytes:
     return buf.getvalue()
 
 
-def median_ms(action: Callable[[], object], runs: int = RUNS, warm_up: int = WARM_UP) -> float:
-    """Median wall time of action in milliseconds, after warm-up runs."""
+def timings_ms(action: Callable[[], object], runs: int = RUNS, warm_up: int = WARM_UP) -> list[float]:
+    """Wall times of action in milliseconds, after warm-up runs."""
     for _ in range(warm_up):
         action()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def median_ms(action: Callable[[], object], runs: int = RUNS, warm_up: int = WARM_UP) -> float:
+    """Median wall time of action in milliseconds, after warm-up runs."""
+    return statistics.median(timings_ms(action, runs, warm_up))
 
 
 def verdict(ok: bool) -> str:
@@ -166,19 +171,24 @@ def main() -> None:
 
         progressive = inputs[1].label
         master = masters[progressive]
-        print(f"\nEvery preset from the {progressive} master (JPEG, logo; with and without headline)\n")
-        header = f"{'preset':20} {'size':>10} {'logo':>8} {'+headline':>10}  target <= {TARGET_MS:.0f} ms"
+        print(f"\nEvery preset from the {progressive} master (JPEG, logo; with and without headline);")
+        print("best is the fastest run: what the machine does when nothing else competes for its cores\n")
+        header = (
+            f"{'preset':20} {'size':>10} {'logo':>8} {'(best)':>8} {'+headline':>10}"
+            f"  median <= {TARGET_MS:.0f} ms"
+        )
         print(header)
         print("-" * len(header))
         for preset in PRESETS.values():
             render = partial(render_share_image, master, preset, "jpeg", look=LOOK, logo=logo)
-            plain = median_ms(render)
+            plain_runs = timings_ms(render)
+            plain = statistics.median(plain_runs)
             titled = median_ms(partial(render, headline=HEADLINE))
             ok = max(plain, titled) <= TARGET_MS
             ours_ok = ours_ok and ok
             print(
                 f"{preset.name:20} {preset.width:>4}x{preset.height:<5}"
-                f" {plain:6.1f}ms {titled:8.1f}ms  {verdict(ok)}",
+                f" {plain:6.1f}ms {min(plain_runs):6.1f}ms {titled:8.1f}ms  {verdict(ok)}",
                 flush=True,
             )
 

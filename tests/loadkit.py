@@ -35,7 +35,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from http.cookiejar import Cookie, CookieJar
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -245,7 +245,9 @@ class FaultProxy:
             for end in pipe:
                 end.close()
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, slow: bool = False) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, slow: bool = False
+    ) -> None:
         try:
             while data := await reader.read(CHUNK):
                 if slow and self.latency > 0:
@@ -301,7 +303,12 @@ class PortalInstance:
         command = [sys.executable, "-m", "toolkit", "serve", "--host", "127.0.0.1"]
         command += ["--port", str(self.port), "--workers", str(self.workers)]
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def wait_ready(self, timeout: float = 90) -> None:
@@ -363,6 +370,8 @@ class Ledger:
     uses: list[Use] = field(default_factory=list)
     uncertain_uses: Counter[str] = field(default_factory=Counter)
     kills: list[tuple[int, float]] = field(default_factory=list)  # (instance, monotonic time)
+    # Numbers for edit titles and upload contents, unique over every generator run on the rig.
+    numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
 
 @dataclass(frozen=True)
@@ -499,7 +508,7 @@ class Rig:
         )
 
     def _seed(self) -> Seeded:
-        """People, approved images, a hashtag set, approved posts and share links, via an in-process portal."""
+        """People, approved images, hashtags, approved posts and share links, via an in-process portal."""
         from toolkit.assets import UploadedFile
         from toolkit.portal import Portal
         from toolkit.web.access import session_codec
@@ -554,7 +563,8 @@ class Rig:
             ]
             codec = session_codec(SECRET, portal.settings.session_days)
             cookies = tuple(
-                f"toolkit_session={codec.encode(e.id, e.session_epoch)}; toolkit_csrf=load-csrf" for e in employees
+                f"toolkit_session={codec.encode(e.id, e.session_epoch)}; toolkit_csrf=load-csrf"
+                for e in employees
             )
             return Seeded(
                 marketing_tokens=tuple(portal.accounts.create_token(e, "load").secret for e in editors),
@@ -654,14 +664,22 @@ class Rig:
             and any(use.instance == i and at - window <= use.done_at <= at for i, at in self.ledger.kills)
         )
 
-    def settle_counters(self, metric: str, timeout: float | None = None) -> int:
-        """Wait until every live instance has flushed what it counted; returns the count in the store."""
-        answered = sum(1 for use in self.ledger.uses if use.metric == metric)
-        upper = answered + self.ledger.uncertain_uses[metric]
-        deadline = time.monotonic() + (timeout or 4 * self.flush_seconds + 10)
+    def settle_counters(self, metric: str) -> int:
+        """The count in the store once every live instance has flushed what it counted.
+
+        Returns as soon as everything answered is there; otherwise once a few flush intervals have
+        passed since the last counted request (what is missing then was lost), waiting longer only
+        while the count is still below what may be lost.
+        """
+        answered = [use.done_at for use in self.ledger.uses if use.metric == metric]
+        upper = len(answered) + self.ledger.uncertain_uses[metric]
+        lower = len(answered) - self.may_be_lost(metric)
+        settled = max(answered, default=0.0) + 2 * self.flush_seconds + 2
+        give_up = max(settled, time.monotonic()) + 15
         while True:
             found = self.counted(metric)
-            if found >= upper or time.monotonic() > deadline:
+            now = time.monotonic()
+            if found >= upper or (now > settled and found >= lower) or now > give_up:
                 return found
             time.sleep(0.25)
 
@@ -686,9 +704,11 @@ class Rig:
                         bad.append(key)
                 except ValueError:
                     bad.append(key)
-        result.check(not bad, f"{count} record, counter and audit objects are whole JSON objects" + (
-            f"; unparseable: {', '.join(bad[:5])}" if bad else ""
-        ))
+        result.check(
+            not bad,
+            f"{count} record, counter and audit objects are whole JSON objects"
+            + (f"; unparseable: {', '.join(bad[:5])}" if bad else ""),
+        )
 
     def _check_uploads(self, result: Integrity) -> None:
         assets: dict[str, dict[str, Any]] = {}
@@ -721,24 +741,42 @@ class Rig:
         for asset_id, data in assets.items():
             keys = [data.get("original_key"), data.get("master_key"), *(data.get("thumbs") or {}).values()]
             dangling += [f"{asset_id}:{k}" for k in keys if not k or not self._exists(str(k))]
-        result.check(not dangling, "every asset record's original, master and thumbnails exist" + (
-            f"; missing: {', '.join(dangling[:5])}" if dangling else ""
-        ))
+        result.check(
+            not dangling,
+            "every asset record's original, master and thumbnails exist"
+            + (f"; missing: {', '.join(dangling[:5])}" if dangling else ""),
+        )
 
     def _check_edits(self, result: Integrity) -> None:
+        """Each post holds the edit that wrote its current version, and no confirmed edit is lost.
+
+        Titles are unique per edit, so the stored title names the edit that wrote it. An edit that
+        was sent after that one had been answered must have come later: if it was confirmed too,
+        its write was lost.
+        """
         wrong = []
         for post_id, edits in self.ledger.edits.items():
             data = json.loads(self._read(f"records/posts/{post_id}.json"))
-            last = max(edits, key=lambda e: e.done_at)
-            # An edit without an answer that was sent after the last confirmed one may have landed.
-            maybe = {e.title for e in self.ledger.uncertain_edits.get(post_id, []) if e.sent_at >= last.sent_at}
-            if data.get("title") != last.title and data.get("title") not in maybe:
-                wrong.append(f"{post_id}: {data.get('title')!r}, expected {last.title!r}")
+            etag = dict(self._keys(f"records/posts/{post_id}.json"))[f"records/posts/{post_id}.json"]
+            title = data.get("title")
+            final = next((e for e in edits if e.title == title), None)
+            if final is None:
+                final = next(
+                    (e for e in self.ledger.uncertain_edits.get(post_id, []) if e.title == title), None
+                )
+                if final is None:
+                    wrong.append(f"{post_id}: {title!r} is no edit the generator made")
+                    continue
+            elif final.version.strip('"') != etag:
+                wrong.append(f"{post_id}: {title!r} at version {etag}, its edit saw {final.version}")
+            later = [e.title for e in edits if e.sent_at > final.done_at]
+            if later:
+                wrong.append(f"{post_id}: holds {title!r} but {later[-1]!r} was saved after it")
         total = sum(len(e) for e in self.ledger.edits.values())
         result.check(
             not wrong,
-            f"{len(self.ledger.edits)} edited posts end with the title of their last successful edit "
-            f"({total} edits)" + (f"; wrong: {'; '.join(wrong)}" if wrong else ""),
+            f"{len(self.ledger.edits)} edited posts hold their last saved edit, at its version "
+            f"({total} edits, no confirmed edit lost)" + (f"; wrong: {'; '.join(wrong)}" if wrong else ""),
         )
 
     def _check_counter(self, result: Integrity, metric: str) -> None:
@@ -847,8 +885,6 @@ class LoadGenerator:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._round_robin = itertools.count()
-        self._uploads = itertools.count(int(time.time() * 1000) % 1_000_000_000)
-        self._edit_numbers = itertools.count(1)
         self._kinds = list(MIX)
         self._weights = list(MIX.values())
 
@@ -859,7 +895,7 @@ class LoadGenerator:
         self._client = httpx.AsyncClient(
             timeout=self.timeout,
             limits=httpx.Limits(max_connections=self.max_in_flight, max_keepalive_connections=200),
-            cookies=httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))),
+            cookies=_NoCookies(),
             follow_redirects=False,
             headers={"user-agent": BROWSER},
         )
@@ -926,9 +962,13 @@ class LoadGenerator:
         try:
             response = await self._client.request(method, f"{target.url}{path}", **kwargs)
         except httpx.TimeoutException as exc:
-            return Answer(endpoint, target.index, sent, time.monotonic(), None, f"timeout ({type(exc).__name__})")
+            return Answer(
+                endpoint, target.index, sent, time.monotonic(), None, f"timeout ({type(exc).__name__})"
+            )
         except httpx.TransportError as exc:
-            return Answer(endpoint, target.index, sent, time.monotonic(), None, f"connection ({type(exc).__name__})")
+            return Answer(
+                endpoint, target.index, sent, time.monotonic(), None, f"connection ({type(exc).__name__})"
+            )
         return Answer(endpoint, target.index, sent, time.monotonic(), response)
 
     # The workload
@@ -942,35 +982,35 @@ class LoadGenerator:
     async def _one(self, kind: str) -> None:
         s = self.seeded
         who = self._employee()
+        employee = self._bearer(s.employee_tokens[who])
         post = self.rng.choice(s.post_ids)
         if kind == "feed page":
             answer = await self.send(kind, "GET", "/", headers={"cookie": s.employee_cookies[who]})
-            self.record(answer, ok=answer.status == 200 and "Load post" in answer.response.text if answer.response else False)
+            self.record(answer, ok=_good(answer, 200, lambda r: "Load post" in r.text))
         elif kind == "feed api":
-            answer = await self.send(kind, "GET", "/api/v1/posts", headers=self._bearer(s.employee_tokens[who]))
-            self.record(answer, ok=answer.status == 200 and answer.response is not None and answer.response.json()["total"] >= 1)
+            answer = await self.send(kind, "GET", "/api/v1/posts", headers=employee)
+            self.record(answer, ok=_good(answer, 200, lambda r: r.json()["total"] >= 1))
         elif kind == "rendition":
-            asset = self.rng.choice(s.asset_ids)
-            path = f"/api/v1/assets/{asset}/render?{RENDER_QUERY}"
-            answer = await self.send(kind, "GET", path, headers=self._bearer(s.employee_tokens[who]))
-            self.record(answer, ok=answer.status == 200 and answer.response is not None and answer.response.content[:2] == b"\xff\xd8")
+            path = f"/api/v1/assets/{self.rng.choice(s.asset_ids)}/render?{RENDER_QUERY}"
+            answer = await self.send(kind, "GET", path, headers=employee)
+            self.record(answer, ok=_good(answer, 200, lambda r: r.content[:2] == b"\xff\xd8"))
         elif kind in ("copy", "copy surprise"):
             path = f"/api/v1/posts/{post}/copy" + ("?surprise=1" if kind == "copy surprise" else "")
-            answer = await self.send(kind, "GET", path, headers=self._bearer(s.employee_tokens[who]))
-            ok = answer.status == 200 and answer.response is not None and "text" in answer.response.json()
-            self.record(answer, ok=ok, counts="copy")
+            answer = await self.send(kind, "GET", path, headers=employee)
+            self.record(answer, ok=_good(answer, 200, lambda r: "text" in r.json()), counts="copy")
         elif kind == "share click":
-            token = self.rng.choice(s.share_tokens)
-            answer = await self.send(kind, "GET", f"/s/{token}")
-            location = answer.response.headers.get("location", "") if answer.response is not None else ""
-            self.record(answer, ok=answer.status == 303 and location.startswith("https://example.com/"), counts="click")
+            answer = await self.send(kind, "GET", f"/s/{self.rng.choice(s.share_tokens)}")
+            ok = _good(
+                answer, 303, lambda r: r.headers.get("location", "").startswith("https://example.com/")
+            )
+            self.record(answer, ok=ok, counts="click")
         elif kind == "share gone":
-            # A well-formed token nobody made: the instance must ask the store before saying 410.
+            # A well-formed token nobody made: the instance must ask the store before answering 410.
             answer = await self.send(kind, "GET", f"/s/{'x' * 22}")
-            self.record(answer, ok=answer.status == 410)
+            self.record(answer, ok=_good(answer, 410))
         elif kind == "health":
             answer = await self.send(kind, "GET", "/api/v1/health")
-            self.record(answer, ok=answer.status == 200)
+            self.record(answer, ok=_good(answer, 200))
         else:
             raise ValueError(kind)
 
@@ -981,7 +1021,7 @@ class LoadGenerator:
 
     async def upload(self, token: str, instance: PortalInstance | None = None) -> str | None:
         """Upload a fresh small JPEG; its sha256 goes into the ledger. The asset id, if answered."""
-        data = small_upload(next(self._uploads))
+        data = small_upload(next(self.rig.ledger.numbers))
         sha = hashlib.sha256(data).hexdigest()
         answer = await self.send(
             "upload",
@@ -1011,12 +1051,20 @@ class LoadGenerator:
             await self.edit(token, post_id, f"editor {editor}")
 
     async def edit(
-        self, token: str, post_id: str, who: str, *, instance: PortalInstance | None = None, attempts: int = 20
+        self,
+        token: str,
+        post_id: str,
+        who: str,
+        *,
+        instance: PortalInstance | None = None,
+        attempts: int = 20,
     ) -> str | None:
         """Retitle a post with If-Match, retrying a lost race with the fresh version. The title, if saved."""
-        title = f"Load post edit {next(self._edit_numbers)} by {who}"
+        title = f"Load post edit {next(self.rig.ledger.numbers)} by {who}"
         for _ in range(attempts):
-            current = await self.send("edit", "GET", f"/api/v1/posts/{post_id}", instance=instance, headers=self._bearer(token))
+            current = await self.send(
+                "edit", "GET", f"/api/v1/posts/{post_id}", instance=instance, headers=self._bearer(token)
+            )
             if current.status != 200 or current.response is None:
                 self.record(current, ok=False)
                 return None
@@ -1032,13 +1080,25 @@ class LoadGenerator:
                 # Lost a race with the other editor (or asked an instance that had not seen its write yet).
                 self.record(answer, ok=False, expected="412: lost an edit race, retried")
                 continue
-            if answer.status == 200 and answer.response is not None and answer.response.json()["title"] == title:
+            if (
+                answer.status == 200
+                and answer.response is not None
+                and answer.response.json()["title"] == title
+            ):
                 self.rig.ledger.edits[post_id].append(
-                    Edit(post_id, title, answer.sent_at, answer.done_at, answer.response.headers.get("etag", ""))
+                    Edit(
+                        post_id,
+                        title,
+                        answer.sent_at,
+                        answer.done_at,
+                        answer.response.headers.get("etag", ""),
+                    )
                 )
                 self.record(answer, ok=True)
                 return title
-            self.rig.ledger.uncertain_edits[post_id].append(Edit(post_id, title, answer.sent_at, answer.done_at))
+            self.rig.ledger.uncertain_edits[post_id].append(
+                Edit(post_id, title, answer.sent_at, answer.done_at)
+            )
             self.record(answer, ok=False)
             return None
         return None
@@ -1084,7 +1144,8 @@ class LoadGenerator:
 
     def _during_outage(self, answer: Answer) -> bool:
         return any(
-            answer.sent_at <= up + self.outage_grace and answer.done_at >= down for down, up in self.rig.outages
+            answer.sent_at <= up + self.outage_grace and answer.done_at >= down
+            for down, up in self.rig.outages
         )
 
     # Reporting
@@ -1109,6 +1170,27 @@ class LoadGenerator:
         return seconds
 
 
+def _good(answer: Answer, status: int, check: Callable[[httpx.Response], bool] | None = None) -> bool:
+    """The answer has this status and passes the check on its body."""
+    if answer.response is None or answer.status != status:
+        return False
+    try:
+        return check is None or check(answer.response)
+    except ValueError:
+        return False
+
+
+class _NoCookies(CookieJar):
+    """A jar that keeps nothing, so every request carries exactly the cookies it is given: each share
+    click comes from a fresh browser (the portal counts one click per browser and link a day)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        return None
+
+
 def outage_message_ok(response: httpx.Response) -> bool:
     """A 503 that says plainly what is wrong: the JSON error shape under /api/, the page elsewhere."""
     if response.headers.get("retry-after") is None:
@@ -1121,7 +1203,8 @@ def outage_message_ok(response: httpx.Response) -> bool:
 
 def table(stats: dict[str, EndpointStats], seconds: float) -> str:
     """Per endpoint: requests, rps, p50/p95/p99 ms, errors and expected failures."""
-    rows = [f"{'endpoint':<14} {'requests':>8} {'rps':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}  expected"]
+    heads = f"{'requests':>8} {'rps':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6}"
+    rows = [f"{'endpoint':<14} {heads}  expected"]
     total = EndpointStats()
     for name in [*ENDPOINTS, *sorted(set(stats) - set(ENDPOINTS))]:
         if name not in stats:
@@ -1157,3 +1240,179 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, step:
             return True
         await asyncio.sleep(step)
     return await check()
+
+
+# Faults under load, shared by the test and the bench
+
+
+@dataclass
+class FaultReport:
+    """What a fault scenario saw besides the load generator's statistics."""
+
+    name: str
+    facts: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def check(self, condition: bool, fact: str) -> None:
+        (self.facts if condition else self.problems).append(fact)
+
+
+async def probe_outage_messages(gen: LoadGenerator) -> list[tuple[str, int, bool]]:
+    """On every instance, an API call and a page that need the store: (what, status, message ok)."""
+    seen = []
+    for instance in gen.rig.instances:
+        if not gen.rig.in_rotation[instance.index]:
+            continue
+        for what, path in (("JSON", "/api/v1/health"), ("HTML", f"/s/{'y' * 22}")):
+            answer = await gen.send("probe", "GET", path, instance=instance)
+            ok = answer.response is not None and answer.status == 503 and outage_message_ok(answer.response)
+            seen.append((f"instance {instance.index} {what}", answer.status, ok))
+    return seen
+
+
+async def store_outage(gen: LoadGenerator, seconds: float, after: float) -> FaultReport:
+    """The S3 server unreachable for a while under load, then back."""
+    report = FaultReport(f"store outage ({seconds:g} s)")
+    gen.set_phase("store outage")
+    await run_blocking(gen.rig.store_down)
+    await gen.hold(min(1.0, seconds / 2))
+    for what, status, ok in await probe_outage_messages(gen):
+        report.check(ok, f"{what}: {status} with the outage message")
+    await gen.hold(max(0.0, seconds - min(1.0, seconds / 2)))
+    await run_blocking(gen.rig.store_up)
+    gen.set_phase("recovering")
+    await gen.hold(gen.outage_grace)
+    gen.set_phase("after outage")
+    await gen.hold(after)
+    outage = gen.totals(("store outage", "recovering"))
+    expected = sum(s.expected["503 during store outage"] for s in outage.values())
+    report.check(expected > 0, f"{expected} requests that needed the store answered 503 with the message")
+    errors = gen.errors(("after outage",))
+    report.check(errors == 0, f"{errors} errors after the store came back (+{gen.outage_grace:g} s grace)")
+    return report
+
+
+async def kill_and_restart(gen: LoadGenerator, index: int, down_seconds: float, after: float) -> FaultReport:
+    """One instance killed hard under load, a record written meanwhile, the instance started again."""
+    rig = gen.rig
+    report = FaultReport(f"instance {index} killed hard")
+    survivor = next(i for i in rig.instances if i.index != index)
+    token = gen.seeded.marketing_tokens[0]
+    post = gen.seeded.quiet_post
+    gen.set_phase("instance down")
+    await run_blocking(rig.kill, index)
+    title = await gen.edit(token, post, "the survivor", instance=survivor)
+    report.check(
+        title is not None, f"instance {survivor.index} saved an edit while instance {index} was down"
+    )
+    await gen.hold(down_seconds)
+    await run_blocking(rig.restart, index)
+    gen.set_phase("instance restarted")
+    restarted = rig.instances[index]
+
+    async def shows(expected: str | None) -> bool:
+        # Several answers in a row, so every worker of the instance is asked.
+        for _ in range(2 * rig.workers + 2):
+            answer = await gen.send(
+                "check", "GET", f"/api/v1/posts/{post}", instance=restarted, headers=gen._bearer(token)
+            )
+            if not _good(answer, 200, lambda r: r.json()["title"] == expected):
+                return False
+        return True
+
+    report.check(
+        await shows(title), f"the restarted instance {index} shows the record written while it was down"
+    )
+    later = await gen.edit(token, post, "the survivor again", instance=survivor)
+    caught_up = later is not None and await eventually(lambda: shows(later), 10 * rig.refresh_seconds + 10)
+    report.check(caught_up, f"and picks up a later write on instance {survivor.index} by itself")
+    await gen.hold(after)
+    errors = gen.errors(("instance down", "instance restarted"))
+    report.check(
+        errors == 0, f"{errors} errors while it was down and after it came back (survivor served on)"
+    )
+    return report
+
+
+async def slow_store(gen: LoadGenerator, latency: float, seconds: float) -> FaultReport:
+    """Every store request delayed; what does not need the store must not notice."""
+    report = FaultReport(f"slow store (+{latency * 1000:g} ms per store request, {seconds:g} s)")
+    gen.set_phase("slow store")
+    await run_blocking(gen.rig.slow_store, latency)
+    await gen.hold(seconds)
+    await run_blocking(gen.rig.slow_store, 0.0)
+    gen.set_phase("after slow store")
+    slow = gen.totals(("slow store",))
+    errors = gen.errors(("slow store",))
+    report.check(errors == 0, f"{errors} errors while the store was slow")
+    memory = [lat for name in IN_MEMORY if name in slow for lat in slow[name].latencies]
+    health = slow.get("health", EndpointStats()).latencies
+    report.facts.append(
+        f"in-memory requests p95 {percentile(memory, 95):.1f} ms (n={len(memory)}), "
+        f"health (asks the store) p50 {percentile(health, 50):.0f} ms"
+    )
+    return report
+
+
+async def loop_stays_free(gen: LoadGenerator, latency: float, slow_requests: int = 6) -> FaultReport:
+    """While every store call is delayed, requests that need no store call finish before those that do.
+
+    Judged by order, not by clock: if a store call ran on an event loop, everything else on that
+    worker would wait for it.
+    """
+    rig = gen.rig
+    report = FaultReport(f"event loop with +{latency:g} s per store request")
+    token = gen.seeded.employee_tokens[0]
+    post = gen.seeded.post_ids[0]
+    await run_blocking(rig.slow_store, latency)
+    try:
+        finished: list[tuple[float, str, int]] = []
+
+        async def timed(kind: str, instance: PortalInstance, path: str, headers: dict[str, str]) -> None:
+            # A fresh connection each, so the requests spread over the workers like separate visitors.
+            async with httpx.AsyncClient(
+                timeout=10 * latency + 60, headers={"user-agent": BROWSER}
+            ) as client:
+                response = await client.get(f"{instance.url}{path}", headers=headers)
+            finished.append((time.monotonic(), kind, response.status_code))
+            if "/copy" in path:
+                # A copy is a use like any other: the counter check expects it.
+                if response.status_code == 200:
+                    rig.ledger.uses.append(Use("copy", instance.index, time.monotonic()))
+                else:
+                    rig.ledger.uncertain_uses["copy"] += 1
+
+        slow_paths = ["/api/v1/health", f"/api/v1/posts/{post}/copy?surprise=1"]
+        slow = [
+            asyncio.create_task(timed("store", inst, slow_paths[n % 2], gen._bearer(token)))
+            for inst in rig.instances
+            for n in range(slow_requests)
+        ]
+        await asyncio.sleep(min(0.5, latency / 4))
+        fast = []
+        for inst in rig.instances:
+            for n in range(slow_requests):
+                if n % 3 == 0:
+                    fast.append(timed("memory", inst, "/", {"cookie": gen.seeded.employee_cookies[0]}))
+                elif n % 3 == 1:
+                    fast.append(timed("memory", inst, "/api/v1/posts", gen._bearer(token)))
+                else:
+                    fast.append(timed("memory", inst, "/static/css/portal.css", {}))
+        await asyncio.gather(*fast)
+        # Once one store request is done the order is decided: the others end later still. The
+        # store turns fast again so they need not take every delayed call.
+        await asyncio.wait(slow, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await run_blocking(rig.slow_store, 0.0)
+    await asyncio.gather(*slow)
+    last_fast = max(t for t, kind, _ in finished if kind == "memory")
+    first_slow = min(t for t, kind, _ in finished if kind == "store")
+    statuses = Counter((kind, status) for _, kind, status in finished)
+    report.check(
+        all(status == 200 for _, _, status in finished), f"every request answered 200 ({dict(statuses)})"
+    )
+    report.check(
+        last_fast < first_slow,
+        "every request that needs no store call finished before the first one that does",
+    )
+    return report

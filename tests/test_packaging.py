@@ -1,4 +1,4 @@
-"""`pip install .` gives a working install: templates, static assets, demo content and catalogs ship inside."""
+"""`pip install .` gives a working install: templates, assets, demo content and catalogs ship inside."""
 
 from __future__ import annotations
 

@@ -210,12 +210,19 @@ class Accounts:
         self.records = records
         self.audit = audit
         self.throttle = LoginThrottle()
+        self._users: dict[str, User] = {}
 
     # Looking people up
 
     def get(self, user_id: str) -> User | None:
         record = self.records.get(USERS, user_id)
-        return User.from_record(record) if record else None
+        if record is None:
+            return None
+        # Every request looks its person up; rebuild the object only when the record changed.
+        cached = self._users.get(user_id)
+        if cached is None or cached.version != record.version:
+            cached = self._users[user_id] = User.from_record(record)
+        return cached
 
     def require(self, user_id: str) -> User:
         user = self.get(user_id)
@@ -282,7 +289,13 @@ class Accounts:
 
         changes = {k: v for k, v in values.items() if k in PROFILE_FIELDS}
         for key, value in changes.items():
-            if isinstance(value, str):
+            # A number or list saved as a name would break every page and composer that shows it.
+            if key == "leaderboard_opt_out":
+                if not isinstance(value, bool):
+                    raise Invalid(N_("%(field)s must be true or false."), field=key)
+            elif not isinstance(value, str):
+                raise Invalid(N_("%(field)s must be text."), field=key)
+            else:
                 changes[key] = value.strip()[:200]
         if changes.get("language") not in (None, "", *LANGUAGES):
             raise Invalid(N_("Unknown language."))

@@ -627,7 +627,11 @@ class Assets:
         """
         current = self.require(asset_id)
         if version is not None and version != current.version:
-            raise PreconditionFailed() if client_version else Conflict()
+            # Maybe another instance's write this one has not refreshed yet: the store decides.
+            self.records.reload(ASSETS, asset_id)
+            current = self.require(asset_id)
+            if version != current.version:
+                raise PreconditionFailed() if client_version else Conflict()
         clean = clean_changes(changes)
         if not clean:
             return current

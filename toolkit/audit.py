@@ -90,20 +90,24 @@ class AuditLog:
         object_id: str = "",
         limit: int = 100,
         lookback_days: int = 31,
+        before: str | None = None,
     ) -> list[Entry]:
-        """Newest first, filtered by person (id or e-mail) and object id, from one day or recent days."""
+        """Newest first, filtered by person (id or e-mail) and object id, from one day or recent days.
+
+        before: only entries older than this moment (an Entry.at), to page back through the log.
+        """
         if day is not None:
             days = [day]
         else:
-            today = datetime.now(UTC).date()
-            days = [(today - timedelta(days=n)).isoformat() for n in range(lookback_days)]
+            start = datetime.fromisoformat(before).date() if before else datetime.now(UTC).date()
+            days = [(start - timedelta(days=n)).isoformat() for n in range(lookback_days)]
         found: list[Entry] = []
         for one_day in days:
             date.fromisoformat(one_day)
             keys = sorted((info.key for info in self.store.list(f"{PREFIX}{one_day}/")), reverse=True)
             for key in keys:
                 entry = self._load(key)
-                if entry is None:
+                if entry is None or (before and entry.at >= before):
                     continue
                 if actor and actor not in (entry.actor_id, entry.actor_email):
                     continue

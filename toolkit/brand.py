@@ -277,7 +277,11 @@ class BrandSettings:
         """
         current = self.current()
         if version is not None and version != current.version:
-            raise PreconditionFailed() if client_version else Conflict()
+            # Maybe another instance's write this one has not refreshed yet: the store decides.
+            self.records.reload(SETTINGS, BRAND_ID)
+            current = self.current()
+            if version != current.version:
+                raise PreconditionFailed() if client_version else Conflict()
         clean = clean_values(values, self.assets)
         checked = check_font(font) if font is not None else None
         if checked is not None:

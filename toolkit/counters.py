@@ -49,6 +49,8 @@ def days_between(first: date, last: date) -> Iterator[str]:
     day = first
     while day <= last:
         yield day.isoformat()
+        if day == last:
+            break  # date.max has no next day
         day += timedelta(days=1)
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from toolkit.accounts import User, iso, now
 from toolkit.audit import AuditLog
-from toolkit.errors import N_, Conflict, Invalid, NotFound
+from toolkit.errors import N_, Conflict, Invalid, NotFound, PreconditionFailed
+from toolkit.fields import text_field
 from toolkit.hashtags import normalise_hashtags
 from toolkit.records import Record, Records, new_id
 
@@ -47,10 +48,10 @@ class HashtagSet:
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
-    name = str(values.get("name", "")).strip()
+    name = text_field(values, "name").strip()
     if not name or len(name) > 120:
         raise Invalid(N_("Give the hashtag set a name of at most 120 characters."))
-    description = str(values.get("description", "")).strip()[:500]
+    description = text_field(values, "description").strip()[:500]
     raw = values.get("hashtags", [])
     if not isinstance(raw, str | list):
         raise Invalid(N_("Hashtags must be a list or a comma-separated text."))
@@ -94,6 +95,13 @@ class HashtagSets:
         self, set_id: str, values: dict[str, Any], actor: User, *, version: str | None = None
     ) -> HashtagSet:
         current = self.require(set_id)
+        if version is not None and version != current.version:
+            # The client saw a newer write (another instance's): merging onto this instance's older
+            # copy would silently undo it. Read the store; a really stale version is refused.
+            self.records.reload(KIND, set_id)
+            current = self.require(set_id)
+            if version != current.version:
+                raise PreconditionFailed()
         merged = {
             "name": current.name,
             "description": current.description,

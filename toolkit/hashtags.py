@@ -65,6 +65,9 @@ def normalise_hashtags(raw: Iterable[str] | str) -> list[str]:
     seen: set[str] = set()
     hashtags: list[str] = []
     for item in items:
+        if not isinstance(item, str):
+            # JSON clients can send anything in the list; only text can be a hashtag.
+            raise Invalid(N_("Hashtags must be a list or a comma-separated text."))
         if not item.strip():
             continue
         tag = normalise_hashtag(item)

@@ -29,6 +29,7 @@ from toolkit.compose import (
 )
 from toolkit.counters import USE_METRICS, Counters
 from toolkit.errors import N_, Conflict, Invalid, NotFound, PreconditionFailed
+from toolkit.fields import text_field
 from toolkit.hashtag_sets import HashtagSets
 from toolkit.hashtags import hashtag_key, normalise_hashtags
 from toolkit.imaging.presets import DEFAULT_PRESET, PRESETS
@@ -178,20 +179,24 @@ def _moment(value: Any, label: str) -> str | None:
         return None
     try:
         moment = datetime.fromisoformat(str(value))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        # In UTC a moment at the very edge of the calendar (year 1 or 9999) can leave it.
+        return iso(moment)
+    except (ValueError, OverflowError):
         raise Invalid(
             N_("%(field)s is not a date and time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)."), field=label
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return iso(moment)
 
 
 def _link(value: Any) -> str:
     link = str(value or "").strip()
     if not link:
         return ""
-    parts = urlsplit(link)
+    try:
+        parts = urlsplit(link)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: http://[::1
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in link):
         raise Invalid(N_("The link must be a full web address starting with https://."))
     return link
@@ -282,7 +287,7 @@ class Posts:
                 not in ("id", "status", "created_at", "created_by", "updated_at", "approved_at", "version")
             }
         )
-        title = str(data.get("title", "")).strip()
+        title = text_field(data, "title").strip()
         if not title or len(title) > 200:
             raise Invalid(N_("Give the post a title of at most 200 characters."))
         raw_variants = data.get("variants") or []
@@ -295,15 +300,15 @@ class Posts:
         for raw in raw_variants:
             if not isinstance(raw, Mapping):
                 raise Invalid(N_("Each variant needs a language, a tone and a text."))
-            text = str(raw.get("text", "")).replace("\r\n", "\n").strip()
+            text = text_field(raw, "text").replace("\r\n", "\n").strip()
             if not text:
                 raise Invalid(N_("A caption variant is empty."))
             if len(text) > MAX_TEXT:
                 raise Invalid(N_("A caption variant is longer than %(n)s characters."), n=MAX_TEXT)
-            language = str(raw.get("language", "en"))
+            language = text_field(raw, "language") or "en"
             if language not in LANGUAGES:
                 raise Invalid(N_("Unknown language '%(language)s': use en or nl."), language=language)
-            variant_id = str(raw.get("id") or "") or new_id()[:8]
+            variant_id = text_field(raw, "id") or new_id()[:8]
             if variant_id in seen_ids:
                 variant_id = new_id()[:8]
             seen_ids.add(variant_id)
@@ -311,21 +316,26 @@ class Posts:
                 {
                     "id": variant_id,
                     "language": language,
-                    "tone": str(raw.get("tone", "")).strip()[:40],
+                    "tone": text_field(raw, "tone").strip()[:40],
                     "text": text,
                 }
             )
-        set_ids = [str(s) for s in data.get("hashtag_set_ids") or []]
+        raw_set_ids = data.get("hashtag_set_ids") or []
+        if not isinstance(raw_set_ids, list):
+            raise Invalid(N_("hashtag_set_ids must be a list of hashtag set ids."))
+        set_ids = [str(s) for s in raw_set_ids]
         for set_id in set_ids:
             self.hashtag_sets.require(set_id)
         extra = data.get("extra_hashtags") or []
+        if not isinstance(extra, list | str):
+            raise Invalid(N_("Hashtags must be a list or a comma-separated text."))
         asset_id = data.get("asset_id") or None
         if asset_id is not None and self.records.get("assets", str(asset_id)) is None:
             raise Invalid(N_("The chosen image does not exist."))
-        preset = str(data.get("preset") or DEFAULT_PRESET)
+        preset = text_field(data, "preset") or DEFAULT_PRESET
         if preset not in PRESETS:
             raise Invalid(N_("Unknown image size '%(preset)s'."), preset=preset)
-        channel = str(data.get("channel") or "linkedin")
+        channel = text_field(data, "channel") or "linkedin"
         if channel not in CHANNELS:
             raise Invalid(N_("Unknown channel '%(channel)s': use linkedin or instagram."), channel=channel)
         valid_from = _moment(data.get("valid_from"), "valid_from")
@@ -334,13 +344,13 @@ class Posts:
             raise Invalid(N_("'Valid until' must come after 'valid from'."))
         return {
             "title": title,
-            "campaign": str(data.get("campaign", "")).strip()[:120],
+            "campaign": text_field(data, "campaign").strip()[:120],
             "variants": variants,
             "hashtag_set_ids": set_ids,
             "extra_hashtags": normalise_hashtags(extra) if extra else [],
             "asset_id": asset_id,
             "preset": preset,
-            "headline": str(data.get("headline") or "").strip()[:140],
+            "headline": text_field(data, "headline").strip()[:140],
             "link": _link(data.get("link")),
             "valid_from": valid_from,
             "valid_until": valid_until,
@@ -366,9 +376,7 @@ class Posts:
         self, post_id: str, values: Mapping[str, Any], actor: User, *, version: str | None = None
     ) -> Post:
         """Edit; an approved post stays live and the change is in the audit log."""
-        current = self.require(post_id)
-        if version is not None and version != current.version:
-            raise PreconditionFailed()
+        current = self._current(post_id, version)
         data = current.to_data() | self._validate(values, current)
         data["updated_at"] = iso(now())
         record = self.records.update(
@@ -385,6 +393,20 @@ class Posts:
             {"fields": changed, "status": current.status},
         )
         return Post.from_record(record)
+
+    def _current(self, post_id: str, version: str | None) -> Post:
+        """The post a change with this If-Match version applies to; PreconditionFailed when stale.
+
+        A version this instance does not know may be another instance's write that the next
+        refresh would bring: the store decides, so a current version is never refused.
+        """
+        current = self.require(post_id)
+        if version is not None and version != current.version:
+            self.records.reload(KIND, post_id)
+            current = self.require(post_id)
+            if version != current.version:
+                raise PreconditionFailed()
+        return current
 
     def _set_status(self, post_id: str, status: str, actor: User, action: str) -> Post:
         current = self.require(post_id)
@@ -410,11 +432,9 @@ class Posts:
 
     def delete(self, post_id: str, actor: User, *, version: str | None = None) -> None:
         """Remove a draft or archived post; a live one is archived first, so nothing vanishes by accident."""
-        current = self.require(post_id)
+        current = self._current(post_id, version)
         if current.status == "approved":
             raise Conflict(N_("Archive the post before deleting it: it is live for employees."))
-        if version is not None and version != current.version:
-            raise PreconditionFailed()
         self.records.delete(KIND, post_id, version=current.version)
         self.audit.record(
             actor, "post.delete", KIND, post_id, current.version, None, {"title": current.title}

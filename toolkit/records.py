@@ -155,6 +155,16 @@ class Records:
                 continue
         raise Conflict()
 
+    def reload(self, kind: str, record_id: str) -> Record | None:
+        """The record as the store holds it now, taken into the index (None when it is gone).
+
+        For a version this instance has not refreshed yet: a client's If-Match may name a write
+        another instance made a moment ago, and must be judged against the store, not this index.
+        Store I/O: call from a worker thread.
+        """
+        self._reload(kind, record_id)
+        return self.get(kind, record_id)
+
     def delete(self, kind: str, record_id: str, *, version: str | None = None) -> None:
         try:
             self.store.delete(record_key(kind, record_id), if_match=version)

@@ -69,10 +69,13 @@ def parse_period(raw_from: str | None, raw_to: str | None, *, on: date | None = 
     on = on or today()
     last = _day(raw_to, "to") if raw_to else None
     first = _day(raw_from, "from") if raw_from else None
+    # The default 30 days are cut at the ends of the calendar (date.min and date.max have no
+    # neighbours), so a far-off date is an answer, not an OverflowError.
+    span = timedelta(days=DEFAULT_DAYS - 1)
     if last is None:
-        last = on if first is None or first <= on else first + timedelta(days=DEFAULT_DAYS - 1)
+        last = on if first is None or first <= on else min(first, date.max - span) + span
     if first is None:
-        first = last - timedelta(days=DEFAULT_DAYS - 1)
+        first = last - span if last >= date.min + span else date.min
     if first > last:
         raise Invalid(N_("'from' must not come after 'to'."))
     period = Period(first, last)

@@ -346,3 +346,18 @@ def test_a_route_without_declaration_stops_the_app_from_starting(
     monkeypatch.setattr(app_module, "all_routes", lambda: [Route("/sneaky", sneaky)])
     with pytest.raises(RuntimeError, match="/sneaky"):
         app_module.create_app(site.portal.settings)
+
+
+def test_audit_log_pages_back_through_older_entries(site: Site) -> None:
+    from toolkit.web.admin import AUDIT_PAGE
+
+    admin = site.person("admin")
+    for n in range(AUDIT_PAGE + 5):
+        site.portal.audit.record(admin, "test.action", "things", f"thing-{n}", None, None, {})
+    browser = session_browser(site, "admin")
+    first = browser.get("/admin/audit?actor=admin@example.com")
+    assert first.text.count("test.action") == AUDIT_PAGE and "thing-104" in first.text
+    older = re.search(r'href="\?([^"]*before=[^"]*)"', first.text)
+    assert older, "no link to older entries"
+    second = browser.get("/admin/audit?" + older.group(1).replace("&amp;", "&"))
+    assert "thing-0<" in second.text.replace("</a>", "<") and "thing-104" not in second.text

@@ -235,3 +235,21 @@ def test_new_and_edit_post_forms_render(site: Site) -> None:
     page = browser.get(f"/manage/posts/{post['id']}")
     assert page.status_code == 200 and "Hiring engineers" in page.text
     assert browser.get("/manage/posts").status_code == 200
+
+
+def test_composer_preview_image_is_the_downloaded_image_and_not_a_use(site: Site, tmp_path: Any) -> None:
+    from tests.web.test_share_links import make_image
+
+    asset = make_image(site, tmp_path)
+    post = _live_post(site, asset_id=asset.id, headline="Join us")
+    employee = site.token_for("employee")
+    preview = site.browser().get(f"/api/v1/posts/{post['id']}/preview.jpg", headers=employee)
+    assert preview.status_code == 200 and preview.headers["content-type"] == "image/jpeg"
+    again = site.browser().get(f"/api/v1/posts/{post['id']}/preview.jpg",
+                               headers={**employee, "if-none-match": preview.headers["etag"]})
+    assert again.status_code == 304
+    download = site.browser().get(f"/api/v1/posts/{post['id']}/image", headers=employee)
+    assert download.content == preview.content
+    site.portal.counters.flush()
+    uses = site.portal.counters.totals(*_today())
+    assert sum(v for k, v in uses.items() if k.metric == "download") == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from urllib.parse import urlencode
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -87,18 +90,39 @@ async def change_user(request: Request) -> Response:
     return see_other("/admin/users")
 
 
+AUDIT_PAGE = 100
+
+
 async def audit_page(request: Request) -> Response:
     audit = portal_of(request).audit
-    actor = request.query_params.get("actor", "").strip()
-    object_id = request.query_params.get("object", "").strip()
-    day = request.query_params.get("day") or None
+    query = request.query_params
+    actor = query.get("actor", "").strip()
+    object_id = query.get("object", "").strip()
+    day = query.get("day") or None
+    before = query.get("before") or None
     try:
+        if before:
+            datetime.fromisoformat(before)
         entries = await run_in_threadpool(
-            lambda: audit.entries(day=day, actor=actor, object_id=object_id, limit=200)
+            lambda: audit.entries(
+                day=day, actor=actor, object_id=object_id, limit=AUDIT_PAGE + 1, before=before
+            )
         )
     except ValueError:
-        entries, day = [], None
-    context = {"entries": entries, "actor": actor, "object_id": object_id, "day": day or ""}
+        entries, day, before = [], None, None
+    filters = {k: v for k, v in {"actor": actor, "object": object_id, "day": day or ""}.items() if v}
+    older = None
+    if len(entries) > AUDIT_PAGE:
+        entries = entries[:AUDIT_PAGE]
+        older = urlencode({**filters, "before": entries[-1].at})
+    context = {
+        "entries": entries,
+        "actor": actor,
+        "object_id": object_id,
+        "day": day or "",
+        "older": older,
+        "newest": urlencode(filters) if before else None,
+    }
     return render(request, "admin/audit.html", context)
 
 

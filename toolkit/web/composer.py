@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,7 +25,8 @@ async def composer(request: Request) -> Response:
     query = request.query_params
     language = query.get("lang") or current_language.get()
     if query.get("surprise") == "1":
-        variant = portal.posts.surprise_variant(post, language)
+        # Picking by usage reads the counter objects from the store: never on the event loop.
+        variant = await run_in_threadpool(portal.posts.surprise_variant, post, language)
     else:
         variant = post.variant(query.get("variant") or None, language)
     body = query["text"] if "text" in query else portal.posts.body_for(variant, user)

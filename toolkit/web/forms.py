@@ -30,7 +30,10 @@ async def form_lists(request: Request) -> dict[str, list[str]]:
 async def json_body(request: Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+        # A lone surrogate escape ("\ud800") parses, but can be neither stored nor answered as
+        # UTF-8; nesting deeper than the parser's recursion limit raises RecursionError.
+        json.dumps(body, ensure_ascii=False).encode()
+    except (ValueError, RecursionError):
         raise BadRequest(N_("The request body is not valid JSON.")) from None
     if not isinstance(body, dict):
         raise BadRequest(N_("The request body must be a JSON object."))

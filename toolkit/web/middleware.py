@@ -36,13 +36,16 @@ class PortalMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        raw_cookie = headers.get(b"cookie", b"").decode("latin-1")
         cookies = SimpleCookie()
-        try:
-            cookies.load(headers.get(b"cookie", b"").decode("latin-1"))
-        except Exception:
-            cookies = SimpleCookie()
+        if raw_cookie:
+            try:
+                cookies.load(raw_cookie)
+            except Exception:
+                cookies = SimpleCookie()
         csrf = cookies[CSRF_COOKIE].value if CSRF_COOKIE in cookies else None
-        fresh_csrf = csrf is None
+        # API clients with a token never use the CSRF cookie: do not hand them one on every call.
+        fresh_csrf = csrf is None and b"authorization" not in headers
         state = scope.setdefault("state", {})
         state["csrf_token"] = csrf or new_csrf_token()
         lang_cookie = cookies["toolkit_lang"].value if "toolkit_lang" in cookies else None

@@ -58,7 +58,8 @@ def _number(request: Request, name: str, default: int, low: int, high: int) -> i
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isdigit() alone also accepts digits int() refuses, such as '²'.
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise Invalid(
             N_("%(name)s must be a whole number from %(low)s to %(high)s."), name=name, low=low, high=high
         )

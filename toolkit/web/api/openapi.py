@@ -836,6 +836,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             VARIANT,
         ),
     ),
+    ("GET", "/api/v1/posts/{post_id}/preview.jpg"): Operation(
+        "The post's share image as the composer previews it (not counted as a use)",
+        "composer",
+        binary("The JPEG, with a strong ETag.", ["image/jpeg"], cached=True),
+        errors=(422, 423),
+        parameters=(IF_NONE_MATCH,),
+    ),
     ("GET", "/api/v1/posts/{post_id}/kit.zip"): Operation(
         "A ZIP with the text, the alt text and the image (counts as a kit)",
         "composer",

@@ -97,18 +97,20 @@ def _employee_post(request: Request) -> tuple[Portal, User, Post]:
     return portal, user, portal.posts.visible(user, request.path_params["post_id"])
 
 
-def _variant_choice(request: Request, portal: Portal, post: Post) -> tuple[str | None, str | None]:
+async def _variant_choice(request: Request, portal: Portal, post: Post) -> tuple[str | None, str | None]:
     query = request.query_params
     language = query.get("lang") or None
     if query.get("surprise") == "1":
-        return portal.posts.surprise_variant(post, language).id, language
+        # Picking by usage reads the counter objects from the store: never on the event loop.
+        variant = await run_in_threadpool(portal.posts.surprise_variant, post, language)
+        return variant.id, language
     return query.get("variant") or None, language
 
 
 async def copy_text(request: Request) -> Response:
     """The composed text for the caller; counts as a use (this is the API's 'copy')."""
     portal, user, post = _employee_post(request)
-    variant_id, language = _variant_choice(request, portal, post)
+    variant_id, language = await _variant_choice(request, portal, post)
     composition = portal.posts.compose(
         post, user, variant_id=variant_id, language=language, fold_at=portal.settings.fold_at
     )
@@ -165,6 +167,23 @@ async def post_image(
     return rendition.data, rendition.content_type, asset.alt_text
 
 
+async def preview_image(request: Request) -> Response:
+    """The post's share image as the composer shows it (with headline band); not counted as a use."""
+    portal, user, post = _employee_post(request)
+    if not post.asset_id:
+        raise NotFound(N_("This post has no image."))
+    asset = portal.assets.visible(user, post.asset_id)
+    headline = post.headline or None
+    rendition = await run_in_threadpool(
+        lambda: portal.renditions.render(asset, post.preset, "jpeg", watermark=True, headline=headline)
+    )
+    etag = f'"{rendition.etag}"'
+    headers = {"etag": etag, "cache-control": "private, no-cache"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(rendition.data, media_type=rendition.content_type, headers=headers)
+
+
 async def download_image(request: Request) -> Response:
     portal, user, post = _employee_post(request)
     image = await post_image(portal, user, post, request.query_params.get("format", "jpeg"))
@@ -199,7 +218,7 @@ async def kit_response(portal: Portal, user: User, post: Post, composition: Comp
 
 async def kit(request: Request) -> Response:
     portal, user, post = _employee_post(request)
-    variant_id, language = _variant_choice(request, portal, post)
+    variant_id, language = await _variant_choice(request, portal, post)
     composition = portal.posts.compose(
         post, user, variant_id=variant_id, language=language, fold_at=portal.settings.fold_at
     )
@@ -264,6 +283,7 @@ routes = [
     route("/api/v1/posts/{post_id}/compose", compose, allow=Allow.employee, methods=["POST"]),
     route("/api/v1/posts/{post_id}/uses", record_use, allow=Allow.employee, methods=["POST"]),
     route("/api/v1/posts/{post_id}/image", download_image, allow=Allow.employee),
+    route("/api/v1/posts/{post_id}/preview.jpg", preview_image, allow=Allow.employee),
     route("/api/v1/posts/{post_id}/kit.zip", kit, allow=Allow.employee),
     route("/api/v1/hashtag-sets", list_sets, allow=Allow.marketing),
     route("/api/v1/hashtag-sets", create_set, allow=Allow.marketing, methods=["POST"]),
