@@ -25,9 +25,16 @@ class ToolkitError(Exception):
         super().__init__(self.text())
 
     def text(self, gettext: Any = None) -> str:
-        """The message with its parameters filled in, translated when a gettext is given."""
-        template = gettext(self.message) if gettext else self.message
-        return template % self.params if self.params else template
+        """The message with its parameters filled in, translated when a gettext is given.
+
+        Text parameters are offered to gettext too: labels such as a field's name are marked
+        with N_() where the error is raised, and anything else (an e-mail, a tag) is no msgid
+        and comes back unchanged.
+        """
+        if not gettext:
+            return self.message % self.params if self.params else self.message
+        params = {k: gettext(v) if isinstance(v, str) and v else v for k, v in self.params.items()}
+        return gettext(self.message) % params if params else gettext(self.message)
 
 
 class BadRequest(ToolkitError):

@@ -91,9 +91,14 @@ def test_json_bodies_that_parse_but_cannot_be_used_are_bad_requests(site: Site, 
 
 def test_non_text_title_or_name_is_refused_not_stringified(site: Site) -> None:
     marketing = site.token_for("marketing")
-    made = site.browser().post("/api/v1/hashtag-sets", json={"name": ["a"], "hashtags": ["x"]}, headers=marketing)
+    made = site.browser().post(
+        "/api/v1/hashtag-sets", json={"name": ["a"], "hashtags": ["x"]}, headers=marketing
+    )
     assert made.status_code == 422 and "name" in made.json()["error"]["message"]
-    post = site.browser().post("/api/v1/posts", headers=marketing, json={
-        "title": "Fine", "campaign": {"x": 1}, "variants": [{"language": "en", "text": "Hi"}]})
+    post = site.browser().post(
+        "/api/v1/posts",
+        headers=marketing,
+        json={"title": "Fine", "campaign": {"x": 1}, "variants": [{"language": "en", "text": "Hi"}]},
+    )
     assert post.status_code == 422 and "campaign" in post.json()["error"]["message"]
     assert site.portal.records.all("hashtag-sets") == [] and site.portal.records.all("posts") == []

@@ -58,3 +58,14 @@ def test_error_page_and_api_error_are_dutch(site: Site) -> None:
     assert page.status_code == 404 and "Niet gevonden" in page.text
     api = browser.get("/api/v1/nothing-here")
     assert api.status_code == 404 and api.json()["error"]["message"] == "Niet gevonden."
+
+
+def test_field_labels_inside_error_messages_are_translated(site: Site) -> None:
+    from toolkit.errors import N_, Invalid
+    from toolkit.i18n import translations
+
+    error = Invalid(N_("%(field)s must be a colour like #005293."), field=N_("Brand colour"))
+    dutch = error.text(translations("nl").gettext)
+    assert "Brand colour" not in dutch and "#005293" in dutch
+    assert Invalid(N_("'%(email)s' is not an e-mail address."), email="x@y").text(
+        translations("nl").gettext).count("x@y") == 1

@@ -17,7 +17,7 @@
   const imageLink = document.getElementById("download-image");
   const kitForm = document.getElementById("kit-form");
   const variant = form.querySelector('input[name="variant"]').value;
-  const seeMore = preview.querySelector(".li-more") ? preview.querySelector(".li-more").textContent : "…see more";
+  const seeMore = preview.dataset.seeMore;
 
   let composed = preview.dataset.text;
   let pending = null;
