@@ -81,19 +81,14 @@ def seed_posts(portal: Portal) -> None:
     author = portal.accounts.by_email(DEMO_PEOPLE[0]["email"])
     assert author is not None
     sets = {item["key"]: portal.hashtag_sets.create(item, author).id for item in content["hashtag_sets"]}
-    images = sorted(
-        (
-            r
-            for r in portal.records.all("assets")
-            if r.data.get("status") == "approved" and "logo" not in r.data.get("tags", [])
-        ),
-        key=lambda r: str(r.data.get("title", "")),
-    )
+    images = [r for r in portal.records.all("assets") if r.data.get("status") == "approved"]
     for item in content["posts"]:
         values = {k: v for k, v in item.items() if k not in ("sets", "image")}
         values["hashtag_set_ids"] = [sets[key] for key in item["sets"]]
-        if images:
-            values["asset_id"] = images[item["image"] % len(images)].id
+        # The demo imagery is matched by tag, so each post gets a picture that fits it.
+        fitting = [r.id for r in images if item["image"] in r.data.get("tags", [])]
+        if fitting:
+            values["asset_id"] = fitting[0]
         post = portal.posts.create(values, author)
         portal.posts.approve(post.id, author)
 

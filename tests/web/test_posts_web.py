@@ -253,3 +253,10 @@ def test_composer_preview_image_is_the_downloaded_image_and_not_a_use(site: Site
     site.portal.counters.flush()
     uses = site.portal.counters.totals(*_today())
     assert sum(v for k, v in uses.items() if k.metric == "download") == 1
+
+
+def test_feed_cards_speak_in_the_viewers_words(site: Site) -> None:
+    _live_post(site)
+    site.person("employee", first_name="Daan", job_title="Engineer")
+    page = session_browser(site, "employee").get("/")
+    assert "I&#39;m Daan, Engineer." in page.text and "{first_name}" not in page.text

@@ -8,8 +8,8 @@ from starlette.responses import Response
 
 from toolkit.accounts import PROFILE_FIELDS
 from toolkit.errors import Invalid
-from toolkit.i18n import gettext
-from toolkit.posts import LANGUAGES
+from toolkit.i18n import current_language, gettext
+from toolkit.posts import LANGUAGES, Post
 from toolkit.web.access import Allow, portal_of, require_user, route
 from toolkit.web.forms import form_fields, see_other
 from toolkit.web.policy import require_acknowledged
@@ -26,10 +26,16 @@ async def home(request: Request) -> Response:
     campaign = request.query_params.get("campaign") or None
     language = request.query_params.get("lang") or None
     everything = portal.posts.feed()
+    shown_language = language or current_language.get()
+
+    def card_text(post: Post) -> str:
+        """The opening the card shows, in this person's words, as the composer will start."""
+        return first_lines(portal.posts.body_for(post.variant(None, shown_language), user))
+
     context = {
         "posts": portal.posts.feed(campaign=campaign, language=language),
         "campaigns": portal.posts.campaigns(everything), "campaign": campaign or "", "lang": language or "",
-        "post_languages": LANGUAGES, "first_lines": first_lines,
+        "post_languages": LANGUAGES, "card_text": card_text,
         "profile_incomplete": not (user.first_name and user.job_title),
     }
     return render(request, "employee/feed.html", context)
