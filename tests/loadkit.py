@@ -159,6 +159,9 @@ class FaultProxy:
     """A TCP proxy in front of the S3 server that can play an outage or a slow store.
 
     Its event loop runs in its own thread so the faults it plays never depend on the caller's loop.
+    It accepts connections itself (no asyncio.Server): closing a Server while a connection is
+    being accepted leaks that connection's socket on Python 3.11, and a leaked socket is a client
+    left hanging instead of refused.
     """
 
     def __init__(self, upstream_port: int) -> None:
@@ -169,7 +172,9 @@ class FaultProxy:
         self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="store-proxy", daemon=True)
-        self._server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
+        self._acceptor: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._pipes: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
 
     @property
@@ -178,7 +183,7 @@ class FaultProxy:
 
     @property
     def is_up(self) -> bool:
-        return self._server is not None
+        return self._listener is not None
 
     def start(self) -> None:
         self._thread.start()
@@ -195,6 +200,7 @@ class FaultProxy:
     def close(self) -> None:
         if self._thread.is_alive():
             self._call(self._drop())
+            self._call(self._finish())
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
         self._loop.close()
@@ -203,40 +209,74 @@ class FaultProxy:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
 
     async def _listen(self) -> None:
-        if self._server is not None:
+        if self._listener is not None:
             return
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         deadline = time.monotonic() + 10
         while True:
             try:
-                self._server = await asyncio.start_server(
-                    self._serve, "127.0.0.1", self.port, reuse_address=True, backlog=1024
-                )
-                return
+                listener.bind(("127.0.0.1", self.port))
+                break
             except OSError:
                 if time.monotonic() > deadline:
+                    listener.close()
                     raise
                 await asyncio.sleep(0.05)
+        listener.listen(1024)
+        listener.setblocking(False)
+        self._listener = listener
+        self._acceptor = asyncio.create_task(self._accept(listener))
+
+    async def _accept(self, listener: socket.socket) -> None:
+        while True:
+            connection, _ = await self._loop.sock_accept(listener)
+            task = asyncio.create_task(self._serve(connection))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _drop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
+        listener, self._listener = self._listener, None
+        acceptor, self._acceptor = self._acceptor, None
+        if acceptor is not None:
+            acceptor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acceptor
+        if listener is not None:
+            # Connections still in the backlog are reset by the kernel when the listener closes.
+            listener.close()
         for client, upstream in list(self._pipes):
             _reset(client)
             _reset(upstream)
         self._pipes.clear()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._server is None:
-            _reset(writer)
+    async def _finish(self) -> None:
+        """Let every connection task see its reset and end (at shutdown)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
+
+    async def _serve(self, connection: socket.socket) -> None:
+        if not self.is_up:
+            _reset_socket(connection)
             return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:
+            _reset_socket(connection)
+            return
+        try:
+            reader, writer = await asyncio.open_connection(sock=connection)
+        except OSError:
+            _reset_socket(connection)
+            up_writer.close()
+            return
+        pipe = (writer, up_writer)
+        if not self.is_up:
+            # Went down while this connection was being set up: it is reset like the others.
             _reset(writer)
+            _reset(up_writer)
             return
         self.connections += 1
-        pipe = (writer, up_writer)
         self._pipes.add(pipe)
         try:
             await asyncio.gather(self._pump(reader, up_writer, slow=True), self._pump(up_reader, writer))
@@ -261,8 +301,14 @@ class FaultProxy:
             pass
 
 
-def _reset(writer: asyncio.StreamWriter) -> None:
+def _reset_socket(sock: socket.socket) -> None:
     """Close with a TCP reset, as a crashed server's kernel would."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
     sock = writer.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):

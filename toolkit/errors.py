@@ -34,7 +34,8 @@ class ToolkitError(Exception):
         if not gettext:
             return self.message % self.params if self.params else self.message
         params = {k: gettext(v) if isinstance(v, str) and v else v for k, v in self.params.items()}
-        return gettext(self.message) % params if params else gettext(self.message)
+        template = str(gettext(self.message))
+        return template % params if params else template
 
 
 class BadRequest(ToolkitError):
