@@ -60,6 +60,18 @@ def generator_health(gen: LoadGenerator) -> str:
     )
 
 
+def per_instance(gen: LoadGenerator, phase: str) -> str:
+    """Latency by instance: a slow instance and a slow machine look different."""
+    parts = []
+    for index in range(len(gen.rig.instances)):
+        latencies = gen.by_instance.get((phase, index), [])
+        parts.append(
+            f"instance {index}: {len(latencies)} answers, p50 {percentile(latencies, 50):.1f} ms, "
+            f"p95 {percentile(latencies, 95):.1f} ms"
+        )
+    return "by instance: " + "; ".join(parts)
+
+
 async def steady(rig: Rig) -> bool:
     heading(f"Steady load: {RATE:g} requests/s for {SECONDS:g} s, 2 instances x {rig.workers} workers")
     async with LoadGenerator(rig, RATE, upload_every=2.0, outage_grace=5.0) as gen:
@@ -117,6 +129,7 @@ async def faults(rig: Rig) -> list[FaultReport]:
         if seconds:
             heading(f"phase: {phase} ({seconds:.1f} s)")
             print(table(gen.totals((phase,)), seconds))
+            print(per_instance(gen, phase))
     print(generator_health(gen))
     before = gen.totals(("before slow store",))
     during = gen.totals(("slow store",))

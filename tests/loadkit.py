@@ -3,8 +3,8 @@
 Used by tests/test_load_faults.py (seconds, in `make test`) and bench/bench_load.py (minutes, in
 `make bench`). Everything runs on loopback and stops by itself:
 
-- moto's S3 server runs as its own process; a small TCP proxy in front of it (FaultProxy, its own
-  event loop in a thread) can take the store down (listener closed, open connections reset, so
+- moto's S3 server runs as its own process; a small TCP proxy in front of it (FaultProxy, in a
+  process of its own too) can take the store down (listener closed, open connections reset, so
   clients are refused at once, like an outage) and bring it back with moto's state intact, and can
   delay every request to make a slow store.
 - Rig creates the bucket, seeds people, images, posts and share links through an in-process
@@ -37,11 +37,20 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from http.cookiejar import Cookie, CookieJar
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import boto3
 import httpx
+from botocore.exceptions import ClientError
 from PIL import Image, ImageDraw
+
+from toolkit.assets import UploadedFile
+from toolkit.portal import Portal
+from toolkit.settings import Settings
+from toolkit.web.access import session_codec
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "load-test-secret-" + "k" * 32
@@ -164,16 +173,15 @@ class FaultProxy:
     left hanging instead of refused.
     """
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, port: int | None = None) -> None:
         self.upstream_port = upstream_port
-        self.port = free_port()
+        self.port = port or free_port()
         # Added before every chunk the client sends, so every store request takes at least this long.
         self.latency = 0.0
         self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="store-proxy", daemon=True)
         self._listener: socket.socket | None = None
-        self._acceptor: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._pipes: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
 
@@ -183,6 +191,12 @@ class FaultProxy:
 
     @property
     def is_up(self) -> bool:
+        return self._listener is not None
+
+    def set_latency(self, seconds: float) -> None:
+        self.latency = seconds
+
+    def _listening(self) -> bool:
         return self._listener is not None
 
     def start(self) -> None:
@@ -226,23 +240,24 @@ class FaultProxy:
         listener.listen(1024)
         listener.setblocking(False)
         self._listener = listener
-        self._acceptor = asyncio.create_task(self._accept(listener))
+        self._loop.add_reader(listener.fileno(), self._accept, listener)
 
-    async def _accept(self, listener: socket.socket) -> None:
+    def _accept(self, listener: socket.socket) -> None:
+        """Take every waiting connection (a plain callback: nothing accepted can get lost)."""
         while True:
-            connection, _ = await self._loop.sock_accept(listener)
-            task = asyncio.create_task(self._serve(connection))
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # BlockingIOError: none left
+                return
+            connection.setblocking(False)
+            task = self._loop.create_task(self._serve(connection))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _drop(self) -> None:
         listener, self._listener = self._listener, None
-        acceptor, self._acceptor = self._acceptor, None
-        if acceptor is not None:
-            acceptor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await acceptor
         if listener is not None:
+            self._loop.remove_reader(listener.fileno())
             # Connections still in the backlog are reset by the kernel when the listener closes.
             listener.close()
         for client, upstream in list(self._pipes):
@@ -256,7 +271,7 @@ class FaultProxy:
             await asyncio.wait(list(self._tasks), timeout=5)
 
     async def _serve(self, connection: socket.socket) -> None:
-        if not self.is_up:
+        if not self._listening():
             _reset_socket(connection)
             return
         try:
@@ -271,7 +286,7 @@ class FaultProxy:
             up_writer.close()
             return
         pipe = (writer, up_writer)
-        if not self.is_up:
+        if not self._listening():
             # Went down while this connection was being set up: it is reset like the others.
             _reset(writer)
             _reset(up_writer)
@@ -314,6 +329,75 @@ def _reset(writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
+
+
+class ProxyProcess:
+    """FaultProxy in a process of its own, driven over stdin: it never shares a GIL with the load
+    generator, so a burst of store traffic through it does not show up as portal latency."""
+
+    def __init__(self, upstream_port: int, log: IO[bytes]) -> None:
+        self.port = free_port()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.loadkit", "proxy", str(upstream_port), str(self.port)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+        )
+        self._lock = threading.Lock()
+        self._command("ping")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        self._command("up")
+
+    def down(self) -> None:
+        self._command("down")
+
+    def set_latency(self, seconds: float) -> None:
+        self._command(f"latency {seconds}")
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            with contextlib.suppress(OSError, RuntimeError):
+                self._command("close")
+        _stop_group(self._process, timeout=10)
+        for stream in (self._process.stdin, self._process.stdout):
+            if stream is not None:
+                stream.close()
+
+    def _command(self, line: str) -> None:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        with self._lock:
+            self._process.stdin.write(line.encode() + b"\n")
+            self._process.stdin.flush()
+            answer = self._process.stdout.readline().strip()
+        if answer != b"ok":
+            raise RuntimeError(f"store proxy did not confirm {line!r}: {answer!r}")
+
+
+def _proxy_main(upstream_port: int, port: int) -> None:
+    """The proxy process: one command a line on stdin (up, down, latency S, close), 'ok' for each."""
+    proxy = FaultProxy(upstream_port, port)
+    proxy.start()
+    for raw in sys.stdin:
+        command, _, argument = raw.strip().partition(" ")
+        if command == "up":
+            proxy.up()
+        elif command == "down":
+            proxy.down()
+        elif command == "latency":
+            proxy.set_latency(float(argument))
+        elif command == "close":
+            proxy.close()
+            print("ok", flush=True)
+            return
+        print("ok", flush=True)
+    proxy.close()
 
 
 # Portal instances
@@ -476,18 +560,18 @@ class Rig:
         self.bucket = "load-" + hashlib.sha256(str(workdir).encode()).hexdigest()[:10]
         self._logs: list[IO[bytes]] = []
         self.moto = MotoServer(self._log("s3.log"))
-        self.proxy: FaultProxy | None = None
+        self.proxy: ProxyProcess | None = None
         self.instance_count = instances
         self.workers = workers
         self.instances: list[PortalInstance] = []
         self.in_rotation: list[bool] = []
         self.ledger = Ledger()
         self.seeded: Seeded | None = None
-        self._s3: Any = None
+        self._s3: S3Client | None = None
         self.outages: list[tuple[float, float]] = []  # (down, up) monotonic; up = inf while down
 
     def _log(self, name: str) -> IO[bytes]:
-        log = open(self.workdir / name, "ab")  # noqa: SIM115 - closed in close()
+        log = open(self.workdir / name, "ab")  # closed in close()
         self._logs.append(log)
         return log
 
@@ -497,8 +581,7 @@ class Rig:
         for name, value in AWS_ENV.items():
             os.environ.setdefault(name, value)
         self.moto.start()
-        self.proxy = FaultProxy(self.moto.port)
-        self.proxy.start()
+        self.proxy = ProxyProcess(self.moto.port, self._log("proxy.log"))
         self._s3 = boto3.client("s3", endpoint_url=self.moto.url, region_name="us-east-1")
         self._s3.create_bucket(Bucket=self.bucket)
         self.seeded = self._seed()
@@ -541,9 +624,8 @@ class Rig:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def store_settings(self, instance_id: str) -> Any:
-        from toolkit.settings import Settings
-
+    def store_settings(self, instance_id: str) -> Settings:
+        """Settings of an in-process instance on the rig's store (through the proxy)."""
         assert self.proxy is not None
         return Settings.from_env(
             {},
@@ -555,10 +637,6 @@ class Rig:
 
     def _seed(self) -> Seeded:
         """People, approved images, hashtags, approved posts and share links, via an in-process portal."""
-        from toolkit.assets import UploadedFile
-        from toolkit.portal import Portal
-        from toolkit.web.access import session_codec
-
         portal = Portal(self.store_settings("load-seed"))
         portal.start()
         try:
@@ -651,7 +729,7 @@ class Rig:
     def slow_store(self, seconds: float) -> None:
         """Add this much latency to every store request (0 to stop)."""
         assert self.proxy is not None
-        self.proxy.latency = seconds
+        self.proxy.set_latency(seconds)
 
     def kill(self, index: int) -> float:
         """Kill instance index hard and take it out of rotation (as a load balancer notices)."""
@@ -670,21 +748,27 @@ class Rig:
 
     # Looking at the bucket directly (not through the proxy, so faults never hide the truth)
 
+    @property
+    def s3(self) -> S3Client:
+        """A client straight to the S3 server (not through the proxy)."""
+        assert self._s3 is not None
+        return self._s3
+
     def _keys(self, prefix: str) -> Iterator[tuple[str, str]]:
-        paginator = self._s3.get_paginator("list_objects_v2")
+        paginator = self.s3.get_paginator("list_objects_v2")
         full = f"{BUCKET_PREFIX}/{prefix}"
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
             for item in page.get("Contents", []):
                 yield item["Key"][len(BUCKET_PREFIX) + 1 :], item["ETag"].strip('"')
 
     def _read(self, key: str) -> bytes:
-        body: bytes = self._s3.get_object(Bucket=self.bucket, Key=f"{BUCKET_PREFIX}/{key}")["Body"].read()
+        body: bytes = self.s3.get_object(Bucket=self.bucket, Key=f"{BUCKET_PREFIX}/{key}")["Body"].read()
         return body
 
     def _exists(self, key: str) -> bool:
         try:
-            self._s3.head_object(Bucket=self.bucket, Key=f"{BUCKET_PREFIX}/{key}")
-        except self._s3.exceptions.ClientError:
+            self.s3.head_object(Bucket=self.bucket, Key=f"{BUCKET_PREFIX}/{key}")
+        except ClientError:
             return False
         return True
 
@@ -906,7 +990,7 @@ class LoadGenerator:
         edit_pause: float = 0.5,
         timeout: float = 30.0,
         outage_grace: float = 3.0,
-        max_in_flight: int = 2000,
+        max_in_flight: int = 256,
         seed: int = 7,
     ) -> None:
         assert rig.seeded is not None
@@ -918,10 +1002,15 @@ class LoadGenerator:
         self.edit_pause = edit_pause
         self.timeout = timeout
         self.outage_grace = outage_grace
+        # Past this many unanswered requests the rest are counted as not sent: a backlog without
+        # bound would end up measuring the generator's own overload (thousands of connections in
+        # one Python process), and the machine would not recover while the run lasts.
         self.max_in_flight = max_in_flight
         self.rng = random.Random(seed)
         self.phase = "load"
         self.stats: dict[tuple[str, str], EndpointStats] = defaultdict(EndpointStats)
+        # Latencies (ms) per phase and instance, to tell a slow instance from a slow machine.
+        self.by_instance: dict[tuple[str, int], list[float]] = defaultdict(list)
         self.dropped = 0
         self.lags: list[float] = []
         self.started = 0.0
@@ -1129,8 +1218,9 @@ class LoadGenerator:
                 json={"title": title},
             )
             if answer.status == 412:
-                # Lost a race with the other editor (or asked an instance that had not seen its write yet).
-                self.record(answer, ok=False, expected="412: lost an edit race, retried")
+                # Another edit came first: the other editor's, maybe one this GET's instance had not
+                # seen yet (instances converge within the refresh interval).
+                self.record(answer, ok=False, expected="412 stale version, retried")
                 continue
             if (
                 answer.status == 200
@@ -1169,6 +1259,7 @@ class LoadGenerator:
         stats.count += 1
         if answer.response is not None:
             stats.latencies.append((answer.done_at - answer.sent_at) * 1000)
+            self.by_instance[(self.phase, answer.instance)].append(stats.latencies[-1])
         if counts:
             if ok:
                 self.rig.ledger.uses.append(Use(counts, answer.instance, answer.done_at))
@@ -1468,3 +1559,8 @@ async def loop_stays_free(gen: LoadGenerator, latency: float, slow_requests: int
         "every request that needs no store call finished before the first one that does",
     )
     return report
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["proxy"]:
+        _proxy_main(int(sys.argv[2]), int(sys.argv[3]))

@@ -36,7 +36,9 @@ class Portal:
         self.store = store or open_store(
             settings.store, s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region
         )
-        self.instance = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+        # Counter and audit objects are written per instance, so the name must be unique per process:
+        # several workers started with one TOOLKIT_INSTANCE_ID would otherwise overwrite each other.
+        self.instance = f"{settings.instance_id or socket.gethostname()}-{os.getpid()}"
         self.records = Records(self.store)
         self.audit = AuditLog(self.store, self.instance)
         self.accounts = Accounts(self.records, self.audit)

@@ -49,7 +49,7 @@ class Settings:
         5.0, "How often each instance picks up records written by other instances."
     )
     instance_id: str = _setting(
-        "", "Name of this instance in counter and audit objects; empty picks host name and process id."
+        "", "Name of this instance in counter and audit objects (the process id is added); empty: host name."
     )
     session_days: int = _setting(30, "How long a browser session lasts before signing in again.")
     trusted_email_header: str = _setting(
