@@ -54,7 +54,7 @@ def now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def normalise_email(email: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -428,7 +429,8 @@ def test_clicks_on_two_instances_on_one_bucket_add_up_exactly(
             stats = reader.stats.report(reader.stats.default_period())
             assert stats.totals.clicks == per_thread * threads_per_instance * 2
             keys = sorted(i.key for i in reader.store.list("counters/"))
-            assert [k.rsplit("/", 1)[1] for k in keys] == ["web-1.json", "web-2.json"]
+            pid = os.getpid()
+            assert [k.rsplit("/", 1)[1] for k in keys] == [f"web-1-{pid}.json", f"web-2-{pid}.json"]
         finally:
             reader.close()
 
