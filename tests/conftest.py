@@ -11,6 +11,8 @@ import boto3
 import pytest
 
 from tests.s3server import S3Server
+from toolkit.portal import Portal
+from toolkit.settings import Settings
 from toolkit.store import Store
 from toolkit.store.local import LocalStore
 from toolkit.store.s3 import S3Store
@@ -47,6 +49,21 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "data")
     bucket = request.getfixturevalue("bucket")
     return f"s3://{bucket}/portal"
+
+
+def started_portal(store: Store, store_url: str, instance: str = "test-a") -> Portal:
+    """An instance on that store, started as the app's lifespan would start it."""
+    portal = Portal(Settings.from_env({}, store=store_url, instance_id=instance), store=store)
+    portal.start()
+    return portal
+
+
+@pytest.fixture
+def portal(store: Store, store_url: str) -> Iterator[Portal]:
+    """A started instance on a fresh store, for each backend."""
+    instance = started_portal(store, store_url)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture

@@ -13,35 +13,21 @@ import pytest
 from PIL import Image
 
 from tests import asset_samples as samples
+from tests.conftest import started_portal
 from tests.imaging.samples import close, encode, mean
 from toolkit.accounts import User
 from toolkit.assets import ASSETS, HASHES, Asset, UploadedFile, normalise_tags
 from toolkit.errors import Conflict, Invalid, NotFound, PreconditionFailed, ToolkitError, UnsupportedMedia
 from toolkit.portal import Portal
-from toolkit.settings import Settings
 from toolkit.store import Store
 from toolkit.store.local import LocalStore
-
-
-def _portal(store: Store, store_url: str, instance: str = "test-a") -> Portal:
-    portal = Portal(Settings.from_env({}, store=store_url, instance_id=instance), store=store)
-    portal.start()
-    return portal
-
-
-@pytest.fixture
-def portal(store: Store, store_url: str) -> Iterator[Portal]:
-    """A started instance on a fresh store, for each backend."""
-    instance = _portal(store, store_url)
-    yield instance
-    instance.close()
 
 
 @pytest.fixture
 def local_portal(tmp_path: Path) -> Iterator[Portal]:
     """A started instance on a local folder, for tests about pixels rather than storage."""
     folder = tmp_path / "data"
-    instance = _portal(LocalStore(folder), str(folder))
+    instance = started_portal(LocalStore(folder), str(folder))
     yield instance
     instance.close()
 
@@ -214,7 +200,7 @@ def test_same_bytes_twice_give_the_existing_asset_and_store_nothing(
 def test_duplicate_is_found_across_instances_before_they_refresh(
     portal: Portal, store: Store, store_url: str, marketing: User, tmp_path: Path
 ) -> None:
-    other = _portal(store, store_url, "test-b")
+    other = started_portal(store, store_url, "test-b")
     try:
         first, _ = add(portal, tmp_path, samples.jpeg(), "a.jpg", marketing)
         assert other.records.get(ASSETS, first.id) is None  # b has not seen it yet
@@ -369,7 +355,7 @@ def test_search_matches_word_starts_tags_and_status_with_paging(
 def test_search_index_follows_other_instances_after_refresh(
     portal: Portal, store: Store, store_url: str, marketing: User, tmp_path: Path
 ) -> None:
-    other = _portal(store, store_url, "test-b")
+    other = started_portal(store, store_url, "test-b")
     try:
         asset, _ = add(portal, tmp_path, samples.jpeg(), actor=marketing, title="Harbour")
         assert other.assets.search(marketing, q="harbour").total == 0

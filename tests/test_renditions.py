@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 import pytest
 from PIL import Image, ImageFont
 
+from tests.conftest import started_portal
 from tests.imaging.samples import close, encode, halves, make_logo, mean, opened
 from toolkit import renditions as renditions_module
 from toolkit.accounts import User
@@ -24,7 +25,6 @@ from toolkit.imaging.presets import PRESETS
 from toolkit.imaging.render import Rendition, render_share_image
 from toolkit.portal import Portal
 from toolkit.renditions import RenditionCache, RenditionResult
-from toolkit.settings import Settings
 from toolkit.store import ObjectInfo, Store
 
 GREY = (128, 128, 128)
@@ -32,19 +32,6 @@ RED = (230, 0, 0)
 BLUE = (0, 40, 220)
 # The bottom-right corner of a linkedin-landscape (1200x627) image, where the logo goes by default.
 CORNER = (1000, 520, 1150, 580)
-
-
-def _portal(store: Store, store_url: str, instance: str = "test-a") -> Portal:
-    portal = Portal(Settings.from_env({}, store=store_url, instance_id=instance), store=store)
-    portal.start()
-    return portal
-
-
-@pytest.fixture
-def portal(store: Store, store_url: str) -> Iterator[Portal]:
-    instance = _portal(store, store_url)
-    yield instance
-    instance.close()
 
 
 @pytest.fixture
@@ -142,7 +129,7 @@ def test_rendition_is_stored_under_the_asset_and_reused_by_a_fresh_instance(
     made = portal.renditions.render(asset, "linkedin-landscape", "jpeg")
     assert f"renditions/{asset.id}/{made.etag}.jpg" in everything(store)
     calls = counting_pipeline(monkeypatch)
-    other = _portal(store, store_url, instance="test-b")
+    other = started_portal(store, store_url, instance="test-b")
     try:
         again = other.renditions.render(other.assets.require(asset.id), "linkedin-landscape", "jpeg")
     finally:
@@ -158,7 +145,7 @@ def test_low_resolution_survives_a_store_round_trip(
     made = portal.renditions.render(small, "linkedin-landscape", "png")
     assert made.low_resolution and (made.width, made.height) == (1200, 627)
     assert f"renditions/{small.id}/{made.etag}.low.png" in everything(store)
-    other = _portal(store, store_url, instance="test-b")
+    other = started_portal(store, store_url, instance="test-b")
     try:
         again = other.renditions.render(other.assets.require(small.id), "linkedin-landscape", "png")
     finally:
@@ -222,7 +209,7 @@ def test_store_is_asked_once_and_the_master_read_only_when_rendering(
 ) -> None:
     asset = add_image(portal, tmp_path, grey_photo())
     portal.renditions.render(asset, "x-landscape", "jpeg")
-    other = _portal(store, store_url, instance="test-b")
+    other = started_portal(store, store_url, instance="test-b")
     try:
         counting = CountingStore(store)
         other.renditions.store = counting
