@@ -133,3 +133,20 @@ def test_listeners_hear_local_and_remote_changes(store: Store) -> None:
     reader.refresh()
     reader.create("users", "u2", {"email": "b@example.com"})
     assert heard == [("users", None, {"email": "a@example.com"}), ("users", None, {"email": "b@example.com"})]
+
+
+def test_at_version_asks_the_store_before_refusing_another_instances_version(store: Store) -> None:
+    writer, stale = Records(store), Records(store)
+    first = writer.create("posts", "p1", {"n": 1})
+    stale.load()
+    second = writer.update("posts", "p1", {"n": 2}, version=first.version)
+    # `stale` has not refreshed, yet the client's version is the current one: accepted.
+    assert stale.at_version("posts", "p1", second.version) == second
+    with pytest.raises(PreconditionFailed):
+        stale.at_version("posts", "p1", first.version)
+    with pytest.raises(Conflict):
+        stale.at_version("posts", "p1", first.version, client_version=False)
+    writer.create("posts", "p2", {"n": 1})
+    assert stale.at_version("posts", "p2", None).data == {"n": 1}  # made elsewhere, found in the store
+    with pytest.raises(NotFound):
+        stale.at_version("posts", "nope", None)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolkit.accounts import User, iso, now
 from toolkit.audit import AuditLog
-from toolkit.errors import N_, Conflict, Invalid, NotFound, PreconditionFailed
+from toolkit.errors import N_, Conflict, Invalid, NotFound
 from toolkit.imaging.inspect import inspect_upload
 from toolkit.imaging.master import THUMB_WIDTHS, make_master, make_thumbnail
 from toolkit.records import Record, Records, new_id
@@ -625,13 +625,9 @@ class Assets:
         A stale version raises PreconditionFailed when it came from the client (If-Match),
         Conflict otherwise.
         """
+        self.require(asset_id)
+        self.records.at_version(ASSETS, asset_id, version, client_version=client_version)
         current = self.require(asset_id)
-        if version is not None and version != current.version:
-            # Maybe another instance's write this one has not refreshed yet: the store decides.
-            self.records.reload(ASSETS, asset_id)
-            current = self.require(asset_id)
-            if version != current.version:
-                raise PreconditionFailed() if client_version else Conflict()
         clean = clean_changes(changes)
         if not clean:
             return current

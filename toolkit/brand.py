@@ -21,7 +21,7 @@ from PIL import ImageFont
 
 from toolkit.accounts import User, iso, now
 from toolkit.audit import AuditLog
-from toolkit.errors import N_, Conflict, Invalid, PreconditionFailed, TooLarge
+from toolkit.errors import N_, Conflict, Invalid, NotFound, PreconditionFailed, TooLarge
 from toolkit.imaging.render import WATERMARK_POSITIONS, Look
 from toolkit.records import Records
 from toolkit.store import Store
@@ -277,11 +277,12 @@ class BrandSettings:
         """
         current = self.current()
         if version is not None and version != current.version:
-            # Maybe another instance's write this one has not refreshed yet: the store decides.
-            self.records.reload(SETTINGS, BRAND_ID)
+            try:
+                self.records.at_version(SETTINGS, BRAND_ID, version, client_version=client_version)
+            except NotFound:
+                # Never saved anywhere: the only current version is the built-in default.
+                raise (PreconditionFailed() if client_version else Conflict()) from None
             current = self.current()
-            if version != current.version:
-                raise PreconditionFailed() if client_version else Conflict()
         clean = clean_values(values, self.assets)
         checked = check_font(font) if font is not None else None
         if checked is not None:

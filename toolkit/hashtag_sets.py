@@ -7,7 +7,7 @@ from typing import Any
 
 from toolkit.accounts import User, iso, now
 from toolkit.audit import AuditLog
-from toolkit.errors import N_, Conflict, Invalid, NotFound, PreconditionFailed
+from toolkit.errors import N_, Conflict, Invalid, NotFound
 from toolkit.fields import text_field
 from toolkit.hashtags import normalise_hashtags
 from toolkit.records import Record, Records, new_id
@@ -94,14 +94,9 @@ class HashtagSets:
     def update(
         self, set_id: str, values: dict[str, Any], actor: User, *, version: str | None = None
     ) -> HashtagSet:
-        current = self.require(set_id)
-        if version is not None and version != current.version:
-            # The client saw a newer write (another instance's): merging onto this instance's older
-            # copy would silently undo it. Read the store; a really stale version is refused.
-            self.records.reload(KIND, set_id)
-            current = self.require(set_id)
-            if version != current.version:
-                raise PreconditionFailed()
+        self.require(set_id)
+        # Merging onto an older copy than the client saw would silently undo a newer write.
+        current = HashtagSet.from_record(self.records.at_version(KIND, set_id, version))
         merged = {
             "name": current.name,
             "description": current.description,

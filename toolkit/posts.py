@@ -28,7 +28,7 @@ from toolkit.compose import (
     pick_variant,
 )
 from toolkit.counters import USE_METRICS, Counters
-from toolkit.errors import N_, Conflict, Invalid, NotFound, PreconditionFailed
+from toolkit.errors import N_, Conflict, Invalid, NotFound
 from toolkit.fields import text_field
 from toolkit.hashtag_sets import HashtagSets
 from toolkit.hashtags import hashtag_key, normalise_hashtags
@@ -395,18 +395,9 @@ class Posts:
         return Post.from_record(record)
 
     def _current(self, post_id: str, version: str | None) -> Post:
-        """The post a change with this If-Match version applies to; PreconditionFailed when stale.
-
-        A version this instance does not know may be another instance's write that the next
-        refresh would bring: the store decides, so a current version is never refused.
-        """
-        current = self.require(post_id)
-        if version is not None and version != current.version:
-            self.records.reload(KIND, post_id)
-            current = self.require(post_id)
-            if version != current.version:
-                raise PreconditionFailed()
-        return current
+        """The post a change with this If-Match version applies to; PreconditionFailed when stale."""
+        self.require(post_id)
+        return Post.from_record(self.records.at_version(KIND, post_id, version))
 
     def _set_status(self, post_id: str, status: str, actor: User, action: str) -> Post:
         current = self.require(post_id)

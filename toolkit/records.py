@@ -155,15 +155,24 @@ class Records:
                 continue
         raise Conflict()
 
-    def reload(self, kind: str, record_id: str) -> Record | None:
-        """The record as the store holds it now, taken into the index (None when it is gone).
+    def at_version(
+        self, kind: str, record_id: str, version: str | None, *, client_version: bool = True
+    ) -> Record:
+        """The record a change made from `version` applies to (the current one when version is None).
 
-        For a version this instance has not refreshed yet: a client's If-Match may name a write
-        another instance made a moment ago, and must be judged against the store, not this index.
-        Store I/O: call from a worker thread.
+        A version this instance does not know may be another instance's write that the next refresh
+        would bring, so the store decides and a current version is never refused. A stale one raises
+        PreconditionFailed when it came from the client's If-Match, Conflict otherwise.
+        Store I/O when the versions differ: call from a worker thread.
         """
+        current = self.get(kind, record_id)
+        if current is not None and (version is None or version == current.version):
+            return current
         self._reload(kind, record_id)
-        return self.get(kind, record_id)
+        current = self.require(kind, record_id)
+        if version is not None and version != current.version:
+            raise PreconditionFailed() if client_version else Conflict()
+        return current
 
     def delete(self, kind: str, record_id: str, *, version: str | None = None) -> None:
         try:

@@ -41,7 +41,7 @@
     preview.append(more);
   }
 
-  function syncKit(text, hashtags) {
+  function syncKit(hashtags) {
     kitForm.querySelector('input[name="text"]').value = textArea.value;
     kitForm.querySelectorAll('input[name="hashtag"]').forEach((input) => input.remove());
     hashtags.forEach((tag) => {
@@ -71,7 +71,7 @@
     lengthOut.parentElement.classList.toggle("over", body.length > 3000);
     warnings.replaceChildren(...body.warnings.map((w) => Object.assign(document.createElement("li"), { className: "warning", textContent: w.message })));
     linkedin.href = body.linkedin_url;
-    syncKit(body.text, body.hashtags);
+    syncKit(body.hashtags);
   }
 
   function schedule() {
