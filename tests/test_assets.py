@@ -16,8 +16,9 @@ from tests import asset_samples as samples
 from tests.conftest import started_portal
 from tests.imaging.samples import close, encode, mean
 from toolkit.accounts import User
-from toolkit.assets import ASSETS, HASHES, Asset, UploadedFile, normalise_tags
+from toolkit.assets import ASSETS, HASHES, TILES_NAME, Asset, UploadedFile, normalise_tags
 from toolkit.errors import Conflict, Invalid, NotFound, PreconditionFailed, ToolkitError, UnsupportedMedia
+from toolkit.imaging.tiles import Tiled
 from toolkit.portal import Portal
 from toolkit.store import Store
 from toolkit.store.local import LocalStore
@@ -478,6 +479,29 @@ def test_master_bytes_are_served_from_memory_once_read(
     assert local_portal.assets.master_bytes(asset) == first
     assert local_portal.assets.thumb_bytes(asset, 320) == local_portal.assets.thumb_bytes(asset, 320)
     assert reads == [asset.thumbs["320"]]  # the master was cached at upload
+
+
+def test_upload_keeps_tiles_beside_the_master(portal: Portal, tmp_path: Path) -> None:
+    asset, _ = add(portal, tmp_path, samples.jpeg())
+    stored, _ = portal.store.read(f"blobs/assets/{asset.id}/{TILES_NAME}")
+    tiled = Tiled.parse(stored)
+    assert tiled.size == (asset.master_width, asset.master_height) and not tiled.alpha
+    assert portal.assets.render_source(asset) == stored
+
+
+def test_asset_from_before_tiles_gets_them_made_and_kept(
+    portal: Portal, store_url: str, tmp_path: Path
+) -> None:
+    asset, _ = add(portal, tmp_path, samples.palette_png_with_transparency(), "logo.png")
+    key = f"blobs/assets/{asset.id}/{TILES_NAME}"
+    portal.store.delete(key)
+    later = started_portal(portal.store, store_url, instance="test-b")  # an instance with nothing in memory
+    try:
+        source = later.assets.render_source(asset)
+    finally:
+        later.close()
+    assert Tiled.parse(source).alpha
+    assert portal.store.read(key)[0] == source
 
 
 def test_tags_are_normalised() -> None:

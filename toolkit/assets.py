@@ -30,8 +30,10 @@ from toolkit.audit import AuditLog
 from toolkit.errors import N_, Conflict, Invalid, NotFound
 from toolkit.imaging.inspect import inspect_upload
 from toolkit.imaging.master import THUMB_WIDTHS, make_master, make_thumbnail
+from toolkit.imaging.tiles import REVISION as TILES_REVISION
+from toolkit.imaging.tiles import tiles_from_master
 from toolkit.records import Record, Records, new_id
-from toolkit.store import Store
+from toolkit.store import ObjectMissing, Store
 
 if TYPE_CHECKING:
     from toolkit.portal import Portal
@@ -44,6 +46,9 @@ POSTS = "posts"
 STATUSES = ("draft", "approved", "archived")
 BLOB_PREFIX = "blobs/assets/"
 RENDITION_PREFIX = "renditions/"
+# Beside the master in the asset's folder; a new tile layout gets a new name, made on first use.
+TILES_NAME = f"tiles-{TILES_REVISION}.bin"
+TILES_TYPE = "application/octet-stream"
 EXPIRING_DAYS = 30
 
 EDITABLE = (
@@ -475,6 +480,25 @@ class Assets:
         """The working master (upright sRGB, long edge <= 2560), from memory when it was read lately."""
         return self._cached_blob(self._masters, asset.master_key)
 
+    def render_source(self, asset: Asset) -> bytes:
+        """The master's tiles, which renditions are made from; assets uploaded before tiles existed
+        get them made from their master on first use, and kept."""
+        key = f"{BLOB_PREFIX}{asset.id}/{TILES_NAME}"
+        data = self._masters.get(key)
+        if data is not None:
+            return data
+        try:
+            data, _ = self.store.read(key)
+        except ObjectMissing:
+            data = tiles_from_master(self.master_bytes(asset))
+            try:
+                self.store.put(key, data, content_type=TILES_TYPE)
+            except Exception:
+                # Made and usable; failing to keep them only costs making them again.
+                log.warning("could not store tiles %s", key, exc_info=True)
+        self._masters.put(key, data)
+        return data
+
     def thumb_bytes(self, asset: Asset, width: int) -> bytes:
         return self._cached_blob(self._thumbs, self.thumb_key(asset, width))
 
@@ -525,6 +549,8 @@ class Assets:
             written.append(folder + "original")
             self.store.put(master_key, master.data, content_type=master.content_type)
             written.append(master_key)
+            self.store.put(folder + TILES_NAME, master.tiles, content_type=TILES_TYPE)
+            written.append(folder + TILES_NAME)
             for width, data in thumbs.items():
                 self.store.put(thumb_keys[width], data, content_type="image/jpeg")
                 written.append(thumb_keys[width])
@@ -564,6 +590,7 @@ class Assets:
             self._delete_quietly(written)
             raise
         self._masters.put(master_key, master.data)
+        self._masters.put(folder + TILES_NAME, master.tiles)
         self.audit.record(
             actor,
             "asset.create",

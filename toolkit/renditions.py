@@ -282,7 +282,7 @@ class Renditions:
     ) -> RenditionResult:
         logo = self.brand.logo(brand) if watermark else None
         made = render_share_image(
-            self.assets.master_bytes(asset),
+            self.assets.render_source(asset),
             preset,
             fmt,
             look=self.brand.look(self._settings(), brand),

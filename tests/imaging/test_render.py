@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from toolkit.errors import Invalid
 from toolkit.imaging.master import make_master
 from toolkit.imaging.presets import PRESETS, Preset, get_preset
 from toolkit.imaging.render import FORMATS, WATERMARK_POSITIONS, Look, Rendition, render_share_image
+from toolkit.imaging.tiles import tiles_from_master
 
 from .samples import (
     brightest,
@@ -30,6 +33,22 @@ from .samples import (
 LOOK = Look()
 LANDSCAPE = get_preset("linkedin-landscape")
 GREEN = (0, 160, 60)
+
+
+@pytest.fixture(params=["whole", "tiled"], autouse=True)
+def source_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test renders both from a whole master and from its tiles: the portal renders from
+    tiles, and from a master only for what it cannot tile."""
+    monkeypatch.setattr(sys.modules[__name__], "_TILED", request.param == "tiled")
+    return str(request.param)
+
+
+_TILED = False
+
+
+@lru_cache(maxsize=32)
+def _tiles(master: bytes) -> bytes:
+    return tiles_from_master(master)
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +73,9 @@ def _render(
     headline: str | None = None,
     description: str | None = None,
 ) -> Rendition:
+    source = _tiles(master) if _TILED else master
     return render_share_image(
-        master, preset, fmt, look=look, focal=focal, logo=logo, headline=headline, description=description
+        source, preset, fmt, look=look, focal=focal, logo=logo, headline=headline, description=description
     )
 
 
@@ -87,6 +107,8 @@ def test_render_share_image_focal_point_moves_the_crop() -> None:
     assert 120 < mean(centre)[0] < 135
 
 
+# Tiles are JPEG, whose banding on a gradient is bigger than this allows; test_tiles checks their joins.
+@pytest.mark.parametrize("source_kind", ["whole"], indirect=True)
 def test_render_share_image_has_no_seam_in_a_smooth_picture() -> None:
     # Big outputs are resampled in strips on several cores; the joins must not show.
     source = encode(Image.linear_gradient("L").resize((2000, 1500)).convert("RGB"), "PNG")

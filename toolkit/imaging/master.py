@@ -16,6 +16,7 @@ from PIL import Image, ImageCms, ImageFile
 
 from toolkit.errors import Invalid
 from toolkit.imaging.inspect import DAMAGED, DECODE_ERRORS, open_image, quiet_pixel_guard
+from toolkit.imaging.tiles import make_tiles
 
 MASTER_MAX_EDGE = 2560
 THUMB_WIDTHS = (320, 640)
@@ -44,12 +45,14 @@ _WHITE = (255, 255, 255)
 
 @dataclass(frozen=True)
 class Master:
-    """The stored master: JPEG (baseline, quality 90), or PNG when the image has transparency."""
+    """The stored master: JPEG (baseline, quality 90), or PNG when the image has transparency; and
+    tiles, the same pixels cut up for fast rendering (toolkit.imaging.tiles)."""
 
     data: bytes
     content_type: str
     width: int
     height: int
+    tiles: bytes
 
 
 def make_master(path: str | os.PathLike[str], *, max_edge: int = MASTER_MAX_EDGE) -> Master:
@@ -81,7 +84,7 @@ def make_master(path: str | os.PathLike[str], *, max_edge: int = MASTER_MAX_EDGE
     else:
         pic.save(buf, "JPEG", quality=MASTER_JPEG_QUALITY, optimize=True)
         content_type = "image/jpeg"
-    return Master(buf.getvalue(), content_type, pic.width, pic.height)
+    return Master(buf.getvalue(), content_type, pic.width, pic.height, make_tiles(pic))
 
 
 def make_thumbnail(master: bytes, width: int) -> bytes:

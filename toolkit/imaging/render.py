@@ -6,10 +6,12 @@ import hashlib
 import io
 import math
 import os
+import tempfile
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import IO
 from xml.sax.saxutils import escape
 
 from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
@@ -18,6 +20,7 @@ from toolkit.errors import N_, Invalid
 from toolkit.imaging.inspect import DECODE_ERRORS
 from toolkit.imaging.master import flatten
 from toolkit.imaging.presets import Preset
+from toolkit.imaging.tiles import Tiled, is_tiled
 
 FORMATS = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 WATERMARK_POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right", "center")
@@ -77,7 +80,7 @@ class Rendition:
 
 
 def render_share_image(
-    master: bytes,
+    source: bytes,
     preset: Preset,
     fmt: str,
     *,
@@ -87,9 +90,10 @@ def render_share_image(
     headline: str | None = None,
     description: str | None = None,
 ) -> Rendition:
-    """A share-ready image of master in the preset's size and fmt (jpeg, png, webp), with logo and headline.
+    """A share-ready image of source in the preset's size and fmt (jpeg, png, webp), with logo and headline.
 
-    focal is (x, y) as shares of the master's width and height; None is the centre. description is
+    source is a master or, faster, its tiles (toolkit.imaging.tiles). focal is (x, y) as shares of
+    the source's width and height; None is the centre. description is
     alt text carried inside the file (JPEG comment, PNG "Description" text, WebP XMP), never as EXIF.
     """
     if fmt not in FORMATS:
@@ -106,7 +110,7 @@ def render_share_image(
         )
     size = (preset.width, preset.height)
     # JPEG has no transparency: flatten before resampling, which is then cheaper (RGB) and equal.
-    picture, low_resolution = _cropped(master, size, focal, look.background if fmt == "jpeg" else None)
+    picture, low_resolution = _cropped(source, size, focal, look.background if fmt == "jpeg" else None)
     keep_alpha = picture.mode == "RGBA"
     canvas = picture
     if picture.size != size:
@@ -122,18 +126,57 @@ def render_share_image(
 
 
 def _cropped(
-    master: bytes,
+    source: bytes,
     size: tuple[int, int],
     focal: tuple[float, float] | None,
     background: tuple[int, int, int] | None,
 ) -> tuple[Image.Image, bool]:
-    """The part of master shown at size, scaled, as RGB(A); and whether it fell short of filling size.
+    """The part of source (a master, or its tiles) shown at size, scaled, as RGB(A); and whether it
+    fell short of filling size.
 
     With a background, transparency is flattened onto it and the result is RGB.
     """
-    width, height = size
-    with Image.open(io.BytesIO(master), formats=("JPEG", "PNG")) as img:
+    if is_tiled(source):
+        tiled = Tiled.parse(source)
+        view = _View.of(tiled.size, size, focal)
+        reduce = _reduction(tiled.size, view.scale)
+        picture, origin = tiled.region(view.region(tiled.size, reduce), reduce, _pool(), background)
+        left, top, right, bottom = view.box
+        box = (
+            (left - origin[0]) / reduce,
+            (top - origin[1]) / reduce,
+            (right - origin[0]) / reduce,
+            (bottom - origin[1]) / reduce,
+        )
+        return _resized(_plain(picture, background), view.out, box), view.low_resolution
+    with Image.open(io.BytesIO(source), formats=("JPEG", "PNG")) as img:
+        view = _View.of(img.size, size, focal)
         src_w, src_h = img.size
+        # libjpeg can decode at 1/2, 1/4 or 1/8 scale almost for free; ask for the smallest one
+        # that still holds at least the output's pixels over the crop.
+        drafted = img.draft(img.mode, (math.ceil(src_w * view.scale), math.ceil(src_h * view.scale)))
+        factor = drafted[1][2] / src_w if drafted else 1.0
+        left, top, right, bottom = view.box
+        img.load()
+        picture = _resized(
+            _plain(img, background), view.out, (left * factor, top * factor, right * factor, bottom * factor)
+        )
+    return picture, view.low_resolution
+
+
+@dataclass(frozen=True)
+class _View:
+    """Which part of the source a rendition shows (box, in source pixels), at which scale and size."""
+
+    box: tuple[float, float, float, float]
+    scale: float
+    out: tuple[int, int]
+    low_resolution: bool
+
+    @classmethod
+    def of(cls, source: tuple[int, int], size: tuple[int, int], focal: tuple[float, float] | None) -> _View:
+        src_w, src_h = source
+        width, height = size
         # The largest box of the output's shape that fits the source decides the scale.
         crop_w = min(src_w, src_h * width / height)
         scale = min(width / crop_w, MAX_UPSCALE)
@@ -144,18 +187,31 @@ def _cropped(
         fx, fy = _focal(focal)
         left = _clamp(fx * src_w - view_w / 2, 0.0, src_w - view_w)
         top = _clamp(fy * src_h - view_h / 2, 0.0, src_h - view_h)
-        if low_resolution:
-            out = (min(width, round(view_w * scale)), min(height, round(view_h * scale)))
-        else:
-            out = size
-        # libjpeg can decode at 1/2, 1/4 or 1/8 scale almost for free; ask for the smallest one
-        # that still holds at least the output's pixels over the crop.
-        drafted = img.draft(img.mode, (math.ceil(src_w * scale), math.ceil(src_h * scale)))
-        factor = drafted[1][2] / src_w if drafted else 1.0
-        box = (left * factor, top * factor, (left + view_w) * factor, (top + view_h) * factor)
-        img.load()
-        picture = _resized(_plain(img, background), out, box)
-    return picture, low_resolution
+        out = (
+            (min(width, round(view_w * scale)), min(height, round(view_h * scale)))
+            if low_resolution
+            else size
+        )
+        return cls((left, top, left + view_w, top + view_h), scale, out, low_resolution)
+
+    def region(self, source: tuple[int, int], reduce: int) -> tuple[int, int, int, int]:
+        """The whole source pixels the resampling reads: the box and the filter's reach around it."""
+        # Bicubic reads two pixels either side at 1:1, and proportionally more when reducing.
+        reach = math.ceil(reduce * (2 / min(1.0, self.scale * reduce) + 1))
+        left, top, right, bottom = self.box
+        return (
+            max(0, math.floor(left) - reach),
+            max(0, math.floor(top) - reach),
+            min(source[0], math.ceil(right) + reach),
+            min(source[1], math.ceil(bottom) + reach),
+        )
+
+
+def _reduction(source: tuple[int, int], scale: float) -> int:
+    """The decode scale libjpeg's draft mode would pick: 1/1 to 1/8, never fewer pixels than needed."""
+    src_w, src_h = source
+    ratio = min(src_w // math.ceil(src_w * scale), src_h // math.ceil(src_h * scale))
+    return next((reduce for reduce in (8, 4, 2) if reduce <= ratio), 1)
 
 
 def _plain(img: Image.Image, background: tuple[int, int, int] | None) -> Image.Image:
@@ -334,10 +390,30 @@ def _drawable(text: str, blob: _Blob) -> str:
 
 
 _STAND_INS = {
-    "—": "-", "–": "-", "‐": "-", "‑": "-", "‘": "'", "’": "'",
-    "‚": ",", "“": '"', "”": '"', "„": '"', "…": "...", "•": "-",
-    "€": "EUR", "£": "GBP", "×": "x", "→": "->", " ": " ", "®": "(R)",
-    "ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe",
+    "—": "-",
+    "–": "-",
+    "‐": "-",
+    "‑": "-",
+    "‘": "'",
+    "’": "'",
+    "‚": ",",
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "…": "...",
+    "•": "-",
+    "€": "EUR",
+    "£": "GBP",
+    "×": "x",
+    "→": "->",
+    " ": " ",
+    "®": "(R)",
+    "ß": "ss",
+    "æ": "ae",
+    "Æ": "AE",
+    "ø": "o",
+    "Ø": "O",
+    "œ": "oe",
 }
 _PROBE_SIZE = 24
 # A private-use code point: no font draws it, so it shows what the font's "missing glyph" box looks like.
@@ -425,21 +501,35 @@ def _prepared_logo(blob: _Blob, target_width: int, max_height: int, alpha: int) 
 def _encode(canvas: Image.Image, fmt: str, look: Look, description: str | None) -> bytes:
     # Nothing from the master's info (EXIF, ICC, comments) may reach the download.
     canvas.info = {}
-    buf = io.BytesIO()
     text = _clean(description) if description else ""
-    if fmt == "jpeg":
-        # A JPEG comment segment holds at most 64 KB; cut on a character boundary well below that.
-        comment = text.encode("utf-8")[:_MAX_COMMENT_BYTES].decode("utf-8", "ignore").encode()
-        canvas.save(buf, "JPEG", quality=look.jpeg_quality, progressive=True, optimize=False, comment=comment)
-    elif fmt == "png":
-        info = PngImagePlugin.PngInfo()
-        if text:
-            info.add_text("Description", text)
-        canvas.save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL, pnginfo=info)
-    else:
-        xmp = _xmp(text) if text else b""
-        canvas.save(buf, "WEBP", quality=look.webp_quality, method=WEBP_METHOD, xmp=xmp)
-    return buf.getvalue()
+    with _encoder_file() as buf:
+        if fmt == "jpeg":
+            # A JPEG comment segment holds at most 64 KB; cut on a character boundary well below that.
+            comment = text.encode("utf-8")[:_MAX_COMMENT_BYTES].decode("utf-8", "ignore").encode()
+            canvas.save(
+                buf, "JPEG", quality=look.jpeg_quality, progressive=True, optimize=False, comment=comment
+            )
+        elif fmt == "png":
+            info = PngImagePlugin.PngInfo()
+            if text:
+                info.add_text("Description", text)
+            canvas.save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL, pnginfo=info)
+        else:
+            xmp = _xmp(text) if text else b""
+            canvas.save(buf, "WEBP", quality=look.webp_quality, method=WEBP_METHOD, xmp=xmp)
+        buf.seek(0)
+        return buf.read()
+
+
+def _encoder_file() -> IO[bytes]:
+    """An in-memory file with a descriptor to encode into.
+
+    Pillow's JPEG encoder holds the GIL while it writes to a BytesIO and releases it while it writes
+    to a file descriptor, so only the latter lets renditions in other threads use the other cores.
+    """
+    if hasattr(os, "memfd_create"):
+        return os.fdopen(os.memfd_create("rendition", os.MFD_CLOEXEC), "w+b")
+    return tempfile.TemporaryFile()
 
 
 def _clean(text: str) -> str:
