@@ -79,6 +79,10 @@ THUMB_CACHE_BYTES = 32 * 1024 * 1024
 _WORD = re.compile(r"\w+")
 
 
+def tiles_key(asset_id: str) -> str:
+    return f"{BLOB_PREFIX}{asset_id}/{TILES_NAME}"
+
+
 def today() -> date:
     return datetime.now(UTC).date()
 
@@ -483,19 +487,16 @@ class Assets:
     def render_source(self, asset: Asset) -> bytes:
         """The master's tiles, which renditions are made from; assets uploaded before tiles existed
         get them made from their master on first use, and kept."""
-        key = f"{BLOB_PREFIX}{asset.id}/{TILES_NAME}"
-        data = self._masters.get(key)
-        if data is not None:
-            return data
+        key = tiles_key(asset.id)
         try:
-            data, _ = self.store.read(key)
+            return self._cached_blob(self._masters, key)
         except ObjectMissing:
             data = tiles_from_master(self.master_bytes(asset))
-            try:
-                self.store.put(key, data, content_type=TILES_TYPE)
-            except Exception:
-                # Made and usable; failing to keep them only costs making them again.
-                log.warning("could not store tiles %s", key, exc_info=True)
+        try:
+            self.store.put(key, data, content_type=TILES_TYPE)
+        except Exception:
+            # Made and usable; failing to keep them only costs making them again.
+            log.warning("could not store tiles %s", key, exc_info=True)
         self._masters.put(key, data)
         return data
 
@@ -549,8 +550,8 @@ class Assets:
             written.append(folder + "original")
             self.store.put(master_key, master.data, content_type=master.content_type)
             written.append(master_key)
-            self.store.put(folder + TILES_NAME, master.tiles, content_type=TILES_TYPE)
-            written.append(folder + TILES_NAME)
+            self.store.put(tiles_key(asset_id), master.tiles, content_type=TILES_TYPE)
+            written.append(tiles_key(asset_id))
             for width, data in thumbs.items():
                 self.store.put(thumb_keys[width], data, content_type="image/jpeg")
                 written.append(thumb_keys[width])
@@ -590,7 +591,7 @@ class Assets:
             self._delete_quietly(written)
             raise
         self._masters.put(master_key, master.data)
-        self._masters.put(folder + TILES_NAME, master.tiles)
+        self._masters.put(tiles_key(asset_id), master.tiles)
         self.audit.record(
             actor,
             "asset.create",

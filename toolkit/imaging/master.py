@@ -16,6 +16,7 @@ from PIL import Image, ImageCms, ImageFile
 
 from toolkit.errors import Invalid
 from toolkit.imaging.inspect import DAMAGED, DECODE_ERRORS, open_image, quiet_pixel_guard
+from toolkit.imaging.pixels import flatten
 from toolkit.imaging.tiles import make_tiles
 
 MASTER_MAX_EDGE = 2560
@@ -102,17 +103,6 @@ def make_thumbnail(master: bytes, width: int) -> bytes:
         buf = io.BytesIO()
         pic.save(buf, "JPEG", quality=THUMB_JPEG_QUALITY, optimize=True)
     return buf.getvalue()
-
-
-def flatten(pic: Image.Image, background: tuple[int, int, int]) -> Image.Image:
-    """pic as RGB, its transparent parts filled with background."""
-    if pic.mode == "RGB":
-        return pic
-    if pic.mode != "RGBA":
-        pic = pic.convert("RGBA")
-    canvas = Image.new("RGB", pic.size, background)
-    canvas.paste(pic, mask=pic)
-    return canvas
 
 
 def _draft_jpeg(img: ImageFile.ImageFile, max_edge: int) -> None:

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from toolkit.errors import N_, Invalid
 from toolkit.imaging.inspect import DECODE_ERRORS
-from toolkit.imaging.master import flatten
+from toolkit.imaging.pixels import flatten
 from toolkit.imaging.presets import Preset
 from toolkit.imaging.tiles import Tiled, is_tiled
 
@@ -141,14 +141,7 @@ def _cropped(
         view = _View.of(tiled.size, size, focal)
         reduce = _reduction(tiled.size, view.scale)
         picture, origin = tiled.region(view.region(tiled.size, reduce), reduce, _pool(), background)
-        left, top, right, bottom = view.box
-        box = (
-            (left - origin[0]) / reduce,
-            (top - origin[1]) / reduce,
-            (right - origin[0]) / reduce,
-            (bottom - origin[1]) / reduce,
-        )
-        return _resized(_plain(picture, background), view.out, box), view.low_resolution
+        return _resized(picture, view.out, view.box_in(origin, 1 / reduce)), view.low_resolution
     with Image.open(io.BytesIO(source), formats=("JPEG", "PNG")) as img:
         view = _View.of(img.size, size, focal)
         src_w, src_h = img.size
@@ -156,11 +149,8 @@ def _cropped(
         # that still holds at least the output's pixels over the crop.
         drafted = img.draft(img.mode, (math.ceil(src_w * view.scale), math.ceil(src_h * view.scale)))
         factor = drafted[1][2] / src_w if drafted else 1.0
-        left, top, right, bottom = view.box
         img.load()
-        picture = _resized(
-            _plain(img, background), view.out, (left * factor, top * factor, right * factor, bottom * factor)
-        )
+        picture = _resized(_plain(img, background), view.out, view.box_in((0, 0), factor))
     return picture, view.low_resolution
 
 
@@ -193,6 +183,12 @@ class _View:
             else size
         )
         return cls((left, top, left + view_w, top + view_h), scale, out, low_resolution)
+
+    def box_in(self, origin: tuple[int, int], factor: float) -> tuple[float, float, float, float]:
+        """box in the pixels of a picture that starts at origin of the source and is factor its scale."""
+        left, top, right, bottom = self.box
+        x, y = origin
+        return ((left - x) * factor, (top - y) * factor, (right - x) * factor, (bottom - y) * factor)
 
     def region(self, source: tuple[int, int], reduce: int) -> tuple[int, int, int, int]:
         """The whole source pixels the resampling reads: the box and the filter's reach around it."""
@@ -390,30 +386,10 @@ def _drawable(text: str, blob: _Blob) -> str:
 
 
 _STAND_INS = {
-    "—": "-",
-    "–": "-",
-    "‐": "-",
-    "‑": "-",
-    "‘": "'",
-    "’": "'",
-    "‚": ",",
-    "“": '"',
-    "”": '"',
-    "„": '"',
-    "…": "...",
-    "•": "-",
-    "€": "EUR",
-    "£": "GBP",
-    "×": "x",
-    "→": "->",
-    " ": " ",
-    "®": "(R)",
-    "ß": "ss",
-    "æ": "ae",
-    "Æ": "AE",
-    "ø": "o",
-    "Ø": "O",
-    "œ": "oe",
+    "—": "-", "–": "-", "‐": "-", "‑": "-", "‘": "'", "’": "'",
+    "‚": ",", "“": '"', "”": '"', "„": '"', "…": "...", "•": "-",
+    "€": "EUR", "£": "GBP", "×": "x", "→": "->", " ": " ", "®": "(R)",
+    "ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe",
 }
 _PROBE_SIZE = 24
 # A private-use code point: no font draws it, so it shows what the font's "missing glyph" box looks like.

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from toolkit.imaging.pixels import flatten
+
 REVISION = 1
 MAGIC = b"TKTILES%d" % REVISION
 TILE = 512
@@ -149,10 +151,8 @@ class Tiled:
         def place(cell: tuple[int, int]) -> None:
             col, row = cell
             picture = self._tile(col, row, reduce)
-            if background is not None and picture.mode == "RGBA":
-                flat = Image.new("RGB", picture.size, background)
-                flat.paste(picture, mask=picture)
-                picture = flat
+            if background is not None:
+                picture = flatten(picture, background)
             offset = ((col * self.tile - origin[0]) // reduce, (row * self.tile - origin[1]) // reduce)
             canvas.paste(picture, offset)
 
