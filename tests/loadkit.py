@@ -552,8 +552,11 @@ class Rig:
         workers: int = 2,
         refresh_seconds: float = 1.0,
         flush_seconds: float = 2.0,
+        checkpoint_every: int = 10,
     ) -> None:
         self.workdir = workdir
+        # Small, so checkpoints and the journal collection they trigger happen during the load.
+        self.checkpoint_every = checkpoint_every
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.refresh_seconds = refresh_seconds
         self.flush_seconds = flush_seconds
@@ -592,6 +595,7 @@ class Rig:
             "TOOLKIT_SECRET_KEY": SECRET,
             "TOOLKIT_REFRESH_SECONDS": str(self.refresh_seconds),
             "TOOLKIT_COUNTER_FLUSH_SECONDS": str(self.flush_seconds),
+            "TOOLKIT_CHECKPOINT_EVERY": str(self.checkpoint_every),
             "PYTHONUNBUFFERED": "1",
         }
         for index in range(self.instance_count):
@@ -821,7 +825,45 @@ class Rig:
         self._check_edits(result)
         for metric in ("click", "copy"):
             self._check_counter(result, metric)
+        self._check_instances_agree(result)
+        self._check_journal(result)
         return result
+
+    def _check_instances_agree(self, result: Integrity) -> None:
+        """Every serving instance (each worker: asked repeatedly, the port spreads requests) holds
+        every edited post at the version the bucket holds, once a refresh interval has passed."""
+        assert self.seeded is not None
+        time.sleep(2 * self.refresh_seconds + 0.5)
+        headers = {"authorization": f"Bearer {self.seeded.marketing_tokens[0]}"}
+        stale = []
+        asked = 0
+        for post_id in self.seeded.edited_posts:
+            key = f"records/posts/{post_id}.json"
+            version = dict(self._keys(key))[key]
+            for instance, serving in zip(self.instances, self.in_rotation, strict=True):
+                if not serving:
+                    continue
+                for _ in range(4 * self.workers):
+                    asked += 1
+                    seen = httpx.get(f"{instance.url}/api/v1/posts/{post_id}", headers=headers, timeout=30)
+                    if seen.status_code != 200 or seen.json().get("version") != version:
+                        stale.append(f"{post_id} on instance {instance.index}")
+        result.check(
+            not stale,
+            f"every instance serves each edited post at the bucket's version ({asked} requests)"
+            + (f"; stale: {', '.join(sorted(set(stale))[:5])}" if stale else ""),
+        )
+
+    def _check_journal(self, result: Integrity) -> None:
+        """Checkpoints were written and the journal collected behind them while the load ran."""
+        pointer = json.loads(self._read("checkpoints/latest.json"))
+        first = next(self._keys("journal/"), None)
+        first_seq = int(first[0][len("journal/") : -len(".json")]) if first else 0
+        result.check(
+            pointer["seq"] > 0 and first_seq > 1,
+            f"checkpoint at journal position {pointer['seq']} ({pointer['records']} records); "
+            f"journal collected up to {first_seq - 1}",
+        )
 
     def _check_objects(self, result: Integrity) -> None:
         bad = []

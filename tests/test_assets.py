@@ -15,6 +15,7 @@ from PIL import Image
 from tests import asset_samples as samples
 from tests.conftest import started_portal
 from tests.imaging.samples import close, encode, mean
+from tests.storekit import everything
 from toolkit.accounts import User
 from toolkit.assets import ASSETS, HASHES, TILES_NAME, Asset, UploadedFile, normalise_tags
 from toolkit.errors import Conflict, Invalid, NotFound, PreconditionFailed, ToolkitError, UnsupportedMedia
@@ -36,11 +37,6 @@ def local_portal(tmp_path: Path) -> Iterator[Portal]:
 @pytest.fixture
 def marketing(portal: Portal) -> User:
     return portal.accounts.add("marketing@example.com", role="marketing", name="Mia Marketing")
-
-
-def everything(store: Store) -> dict[str, str]:
-    """Every object in the store with its version."""
-    return {info.key: info.etag for info in store.list("")}
 
 
 def upload_file(tmp_path: Path, data: bytes, name: str = "photo.jpg") -> UploadedFile:

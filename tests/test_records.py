@@ -79,18 +79,22 @@ def test_refresh_picks_up_other_instances_writes_and_deletes(store: Store) -> No
     assert reader.refresh() == 0
 
 
-def test_refresh_does_not_undo_a_write_made_while_it_listed(store: Store) -> None:
-    records = Records(store)
-    original_list = store.list
+def test_refresh_does_not_undo_a_write_made_while_it_fetched(store: Store) -> None:
+    records, other = Records(store), Records(store)
+    records.load()
+    made = other.create("posts", "p", {"n": 1})
+    original_read = store.read
 
-    def list_then_write(prefix: str):  # type: ignore[no-untyped-def]
-        listed = list(original_list(prefix))
-        records.create("posts", "late", {"n": 1})  # lands after the listing was taken
-        return iter(listed)
+    def read_then_write(key: str) -> tuple[bytes, str]:
+        found = original_read(key)
+        if key == record_key("posts", "p") and records.get("posts", "p") is None:
+            # Another request on this instance writes after the refresh read the old version.
+            records.update("posts", "p", {"n": 2}, version=made.version)
+        return found
 
-    store.list = list_then_write  # type: ignore[method-assign]
+    store.read = read_then_write  # type: ignore[method-assign]
     records.refresh()
-    assert records.get("posts", "late") is not None
+    assert records.require("posts", "p").data == {"n": 2}
 
 
 def test_delete_with_stale_version_is_refused(store: Store) -> None:

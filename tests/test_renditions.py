@@ -6,16 +6,16 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pytest
 from PIL import Image, ImageFont
 
 from tests.conftest import started_portal
 from tests.imaging.samples import close, encode, halves, make_logo, mean, opened
+from tests.storekit import CountingStore, everything
 from toolkit import renditions as renditions_module
 from toolkit.accounts import User
 from toolkit.assets import Asset, UploadedFile
@@ -25,7 +25,7 @@ from toolkit.imaging.presets import PRESETS
 from toolkit.imaging.render import Rendition, render_share_image
 from toolkit.portal import Portal
 from toolkit.renditions import RenditionCache, RenditionResult
-from toolkit.store import ObjectInfo, Store
+from toolkit.store import Store
 
 GREY = (128, 128, 128)
 RED = (230, 0, 0)
@@ -73,10 +73,6 @@ def builtin_font() -> bytes:
     return bytes(font.font_bytes)
 
 
-def everything(store: Store) -> dict[str, str]:
-    return {info.key: info.etag for info in store.list("")}
-
-
 def counting_pipeline(monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> list[int]:
     """Replace the imaging pipeline with one that counts its calls (and takes its time)."""
     calls: list[int] = []
@@ -88,38 +84,6 @@ def counting_pipeline(monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> li
 
     monkeypatch.setattr(renditions_module, "render_share_image", counted)
     return calls
-
-
-class CountingStore(Store):
-    """A store that counts the requests that reach it."""
-
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-        self.calls: list[str] = []
-
-    @property
-    def endpoint(self) -> str:
-        return self.inner.endpoint
-
-    def open(self, key: str) -> tuple[BinaryIO, ObjectInfo]:
-        self.calls.append(f"open {key}")
-        return self.inner.open(key)
-
-    def put(self, key: str, body: bytes | BinaryIO, **kwargs: Any) -> str:
-        self.calls.append(f"put {key}")
-        return self.inner.put(key, body, **kwargs)
-
-    def head(self, key: str) -> ObjectInfo | None:
-        self.calls.append(f"head {key}")
-        return self.inner.head(key)
-
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        self.calls.append(f"list {prefix}")
-        return self.inner.list(prefix)
-
-    def delete(self, key: str, *, if_match: str | None = None) -> None:
-        self.calls.append(f"delete {key}")
-        self.inner.delete(key, if_match=if_match)
 
 
 def test_rendition_is_stored_under_the_asset_and_reused_by_a_fresh_instance(
@@ -219,7 +183,7 @@ def test_store_is_asked_once_and_the_master_read_only_when_rendering(
     finally:
         other.close()
     # One listing finds the stored rendition, one read fetches it; the master is never read.
-    assert [c.split()[0] for c in counting.calls] == ["list", "open"]
+    assert [c.split()[0] for c in counting.calls] == ["list", "get"]
 
 
 def test_memory_cache_drops_least_recently_used_past_its_budget() -> None:

@@ -153,7 +153,7 @@ def test_another_instance_knows_a_new_link_before_its_next_refresh(store: Store)
     second = _portal(store, "two")
     try:
         link = first.sharing.link_for(post, employee)
-        assert second.records.get(LINKS, link.token) is None
+        assert LINKS not in second.records.counts()  # read on demand, never held
         assert second.sharing.resolve(link.token)[0].token == link.token
         page = second.sharing.page(link.token)
         assert page.text.startswith("I'm Daan, Engineer. Join us!")
@@ -213,3 +213,58 @@ def test_plain_summary_is_one_line_and_cut_at_a_word() -> None:
     long = "word " * 100
     summary = plain_summary(long)
     assert summary.endswith("word…") and len(summary) <= 201
+
+
+def test_a_persons_links_are_found_without_listing_everyones(store: Store) -> None:
+    portal = _portal(store)
+    try:
+        post, employee = _live(portal), _person(portal)
+        other = _person(portal, email="other@example.com")
+        mine = portal.sharing.link_for(post, employee)
+        portal.sharing.link_for(post, other)
+        portal.sharing.revoke(mine.token, employee)
+        again = portal.sharing.link_for(post, employee)
+        listed = _listings(portal, lambda: portal.sharing.links_of(employee))
+        assert [link.token for link in portal.sharing.links_of(employee)] == [again.token, mine.token]
+        assert listed == [f"records/{OWNERS}/{employee.id}."]
+    finally:
+        portal.close()
+
+
+def _listings(portal: Portal, action: Any) -> list[str]:
+    """The prefixes listed while action ran."""
+    seen: list[str] = []
+    original = portal.store.list
+
+    def spy(prefix: str, **kwargs: Any) -> Any:
+        seen.append(prefix)
+        return original(prefix, **kwargs)
+
+    portal.store.list = spy  # type: ignore[method-assign]
+    try:
+        action()
+    finally:
+        portal.store.list = original  # type: ignore[method-assign]
+    return seen
+
+
+def test_claims_from_the_previous_release_move_to_the_person_first_layout(store: Store) -> None:
+    """A store whose owner claims are keyed <post>.<user>, as the previous release made them."""
+    portal = _portal(store)
+    post, employee = _live(portal), _person(portal)
+    link = portal.sharing.link_for(post, employee)
+    claim = portal.records.require(OWNERS, f"{employee.id}.{post.id}")
+    portal.records.delete(OWNERS, claim.id)
+    portal.records.create(
+        OWNERS, f"{post.id}.{employee.id}", {k: v for k, v in claim.data.items() if k != "previous"}
+    )
+    portal.records.delete("settings", "share-link-layout")
+    portal.close()
+    upgraded = _portal(store, "two")
+    try:
+        assert upgraded.sharing.existing(post, employee) == link
+        assert [found.token for found in upgraded.sharing.links_of(employee)] == [link.token]
+        assert upgraded.records.get(OWNERS, f"{post.id}.{employee.id}") is None
+        assert upgraded.sharing.link_for(post, employee).token == link.token
+    finally:
+        upgraded.close()

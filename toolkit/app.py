@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -53,9 +53,35 @@ async def _flush_counters(portal: Portal) -> None:
             log.exception("counter flush failed")
 
 
+async def _run(portal: Portal, after_start: Callable[[Portal], None] | None) -> None:
+    """Load the records if that is still to do, then keep this instance current until shutdown."""
+    if not portal.ready:
+        while True:
+            try:
+                await run_in_threadpool(portal.load)
+                break
+            except StoreUnavailable as exc:
+                log.error("cannot load the records yet, retrying: %s", exc)
+                await asyncio.sleep(portal.settings.refresh_seconds)
+    if after_start is not None:
+        await run_in_threadpool(after_start, portal)
+    await asyncio.gather(_keep_fresh(portal), _flush_counters(portal), run_daily_checks(portal))
+
+
 def create_app(
-    settings: Settings | None = None, *, store: Store | None = None, portal: Portal | None = None
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    portal: Portal | None = None,
+    serve_while_starting: bool = False,
+    after_start: Callable[[Portal], None] | None = None,
 ) -> Starlette:
+    """The web app of one instance.
+
+    serve_while_starting: answer at once (503 "starting" until the records are loaded) instead of
+    loading before the first request; what a server in production wants, so health checks see it.
+    after_start: called (in a worker thread) once the records are loaded.
+    """
     settings = settings or Settings.from_env()
     routes = all_routes()
     undeclared = routes_without_declaration(routes)
@@ -65,17 +91,17 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Portal]]:
         instance = portal or Portal(settings, store)
-        await run_in_threadpool(instance.start)
-        tasks = [asyncio.create_task(_keep_fresh(instance)), asyncio.create_task(_flush_counters(instance))]
-        tasks.append(asyncio.create_task(run_daily_checks(instance)))
+        # An unreachable store stops the start with one clear line, loading or not.
+        await run_in_threadpool(instance.store.ping)
+        if not instance.ready and not serve_while_starting:
+            await run_in_threadpool(instance.load)
+        task = asyncio.create_task(_run(instance, after_start))
         try:
             yield {"portal": instance}
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             await run_in_threadpool(instance.close)
 
     return Starlette(

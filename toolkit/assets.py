@@ -621,9 +621,10 @@ class Assets:
         except Conflict:
             pass
         # Another upload of the same bytes claimed them first, maybe on another instance whose
-        # asset record this index has not seen yet.
-        self.records.refresh()
-        current = self.records.get(HASHES, sha256)
+        # asset record this index has not seen yet: read both from the store, not the whole journal.
+        current = self.records.reread(HASHES, sha256)
+        if current is not None and current.data.get("asset_id"):
+            self.records.reread(ASSETS, str(current.data["asset_id"]))
         if current is None:
             self.records.create(HASHES, sha256, claim)
             return None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from toolkit import checkpoints
+from toolkit.journal import Journal
 from toolkit.settings import DEFAULT_SECRET, Settings
 from toolkit.store import Store, StoreUnavailable, VersionMismatch, open_store
 
@@ -106,6 +109,33 @@ def check_settings(settings: Settings) -> list[Finding]:
     return findings
 
 
+def check_journal(store: Store, settings: Settings) -> list[Finding]:
+    """Whether instances can start from a checkpoint and keep up with the change journal."""
+    try:
+        pointer = checkpoints.Pointer.read(store)
+        behind = len(Journal(store, "check").list_after(pointer.seq if pointer else 0))
+    except StoreUnavailable as exc:
+        return [Finding(False, f"The change journal cannot be read: {exc}")]
+    if pointer is None:
+        return [
+            Finding(
+                True,
+                f"No checkpoint yet ({behind} journal entries): the first instance to start lists the "
+                "records once and writes one.",
+                serious=False,
+            )
+        ]
+    age = max(0.0, time.time() - pointer.written_at) / 60
+    text = (
+        f"Checkpoint at journal position {pointer.seq} with {pointer.records} records, "
+        f"written {age:.0f} minutes ago; {behind} journal entries after it."
+    )
+    # Far more entries than one interval means no instance is writing checkpoints: starts slow down.
+    if behind > 10 * settings.checkpoint_every:
+        return [Finding(False, text + " Checkpoints are not being written: is any instance running?")]
+    return [Finding(True, text)]
+
+
 def run_checks(settings: Settings) -> list[Finding]:
     try:
         store = open_store(
@@ -113,4 +143,7 @@ def run_checks(settings: Settings) -> list[Finding]:
         )
     except (StoreUnavailable, ValueError) as exc:
         return [Finding(False, f"The store cannot be opened: {exc}"), *check_settings(settings)]
-    return [*check_store(store), *check_settings(settings)]
+    found = check_store(store)
+    if all(finding.ok for finding in found):
+        found += check_journal(store, settings)
+    return [*found, *check_settings(settings)]

@@ -113,3 +113,8 @@ class Unavailable(ToolkitError):
     status = 503
     code = "store_unavailable"
     default_message = N_("The storage service is not reachable right now. Try again in a moment.")
+
+
+class Starting(Unavailable):
+    code = "starting"
+    default_message = N_("The portal is starting. Try again in a moment.")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from toolkit import checkpoints, journal
 from toolkit.store import ObjectMissing, Store
 from toolkit.store.base import ObjectInfo
 
@@ -33,6 +34,9 @@ class Progress:
         return self.copied + self.skipped
 
 
+NOT_COPIED = (journal.PREFIX, checkpoints.PREFIX)
+
+
 def _identical(source: Store, target: Store, info: ObjectInfo) -> bool:
     existing = target.head(info.key)
     if existing is None or existing.size != info.size:
@@ -43,8 +47,14 @@ def _identical(source: Store, target: Store, info: ObjectInfo) -> bool:
 def migrate(
     source: Store, target: Store, *, report: Callable[[Progress, str], None] | None = None
 ) -> Progress:
-    """Copy everything; raises VerificationFailed listing the keys that did not verify."""
-    objects = list(source.list(""))
+    """Copy everything; raises VerificationFailed listing the keys that did not verify.
+
+    The journal and checkpoints are not copied: they name the source's object versions, which
+    mean nothing on the target. The target's first start lists its records once and writes its
+    own checkpoint.
+    """
+    objects = [info for info in source.list("") if not info.key.startswith(NOT_COPIED)]
+    target.delete(checkpoints.POINTER)
     progress = Progress(total_objects=len(objects), total_bytes=sum(i.size for i in objects))
     for info in objects:
         try:

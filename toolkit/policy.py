@@ -289,15 +289,17 @@ class Policy:
 
     def acks_for(self, number: int) -> list[Acknowledgement]:
         """Who acknowledged that version, and when; earliest first."""
-        rows = [self._acknowledgement(r) for r in self.records.all(ACKS) if r.data.get("version") == number]
+        # One listing of that version's acknowledgements (ids start with the number), never all.
+        rows = [self._acknowledgement(r) for r in self.records.scan(ACKS, f"{number}-")]
         return sorted(rows, key=lambda a: (a.acknowledged_at, a.email))
 
     def pending(self, number: int) -> list[User]:
-        """Active employees who have not acknowledged that version."""
+        """Active employees who have not acknowledged that version. Reads the store."""
+        acknowledged = {str(r.data.get("user_id")) for r in self.records.scan(ACKS, f"{number}-")}
         return [
             u
             for u in self.accounts.all()
-            if u.active and u.role == "employee" and not self.has_acknowledged(u, number)
+            if u.active and u.role == "employee" and u.id not in acknowledged
         ]
 
     def csv(self, number: int) -> str:

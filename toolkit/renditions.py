@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -31,6 +32,7 @@ from toolkit.brand import Brand, BrandSettings
 from toolkit.errors import N_, Invalid
 from toolkit.imaging.presets import Preset, get_preset
 from toolkit.imaging.render import FORMATS, render_share_image
+from toolkit.metrics import Metrics
 from toolkit.settings import Settings
 from toolkit.store import ObjectMissing, Store
 
@@ -149,11 +151,13 @@ class Renditions:
         assets: Assets,
         brand: BrandSettings,
         settings: Callable[[], Settings],
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.assets = assets
         self.brand = brand
         self._settings = settings
+        self.metrics = metrics or Metrics()
         self.memory = RenditionCache(settings().rendition_cache_mb * 1024 * 1024)
         self._flights = _SingleFlight()
         self._keys: dict[tuple[object, ...], str] = {}
@@ -281,6 +285,7 @@ class Renditions:
         brand: Brand,
     ) -> RenditionResult:
         logo = self.brand.logo(brand) if watermark else None
+        started = time.perf_counter()
         made = render_share_image(
             self.assets.render_source(asset),
             preset,
@@ -291,6 +296,7 @@ class Renditions:
             headline=clean_headline(headline) or None,
             description=asset.alt_text or None,
         )
+        self.metrics.render_seconds.observe(time.perf_counter() - started)
         return RenditionResult(
             made.data, made.content_type, made.width, made.height, made.low_resolution, key
         )

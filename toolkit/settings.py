@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -27,6 +28,22 @@ def _list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+# Comma-separated IP addresses or networks, checked when the settings are read.
+Networks = tuple[str, ...]
+
+
+def _networks(raw: str) -> Networks:
+    entries = _list(raw)
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8 or fd00::/8)"
+            ) from None
+    return entries
+
+
 @dataclass(frozen=True)
 class Settings:
     store: str = _setting(
@@ -48,6 +65,17 @@ class Settings:
     refresh_seconds: float = _setting(
         5.0, "How often each instance picks up records written by other instances."
     )
+    checkpoint_every: int = _setting(
+        2000,
+        "Changes after which one instance writes a checkpoint (a snapshot starting instances load).",
+    )
+    checkpoint_minutes: float = _setting(
+        10.0, "Also write a checkpoint when this many minutes passed since the last and anything changed."
+    )
+    record_cache_entries: int = _setting(
+        50_000,
+        "Share links, acknowledgements and other records read on demand, kept in memory per instance.",
+    )
     instance_id: str = _setting(
         "", "Name of this instance in counter and audit objects (the process id is added); empty: host name."
     )
@@ -57,6 +85,11 @@ class Settings:
     )
     trusted_proxies: tuple[str, ...] = _setting(
         (), "Comma-separated addresses or networks of proxies whose e-mail header is believed."
+    )
+    metrics_allow: Networks = _setting(
+        (),
+        "Comma-separated addresses or networks that may read /metrics without signing in "
+        "(loopback always may; admins may from anywhere).",
     )
     sso_auto_create: bool = _setting(
         False, "Create an employee account on first sight of an unknown e-mail from the trusted proxy."
@@ -125,6 +158,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "float": float,
     "bool": _bool,
     "tuple[str, ...]": _list,
+    "Networks": _networks,
 }
 
 

@@ -12,7 +12,7 @@ User-Agent alone, which is read and forgotten.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import re
 import secrets
@@ -30,9 +30,9 @@ from toolkit.crisis import Crisis
 from toolkit.errors import N_, Conflict, Gone, Invalid, NotFound
 from toolkit.kits import slug
 from toolkit.posts import Composition, Post, Posts, profile_of
-from toolkit.records import Record, Records, record_key
+from toolkit.records import Record, Records
 from toolkit.settings import Settings
-from toolkit.store import ObjectMissing, Store
+from toolkit.store import Store
 
 if TYPE_CHECKING:
     from toolkit.portal import Portal
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 LINKS = "share-links"
 OWNERS = "share-link-owners"
+SETTINGS = "settings"
+LAYOUT_ID = "share-link-layout"
 TOKEN_BYTES = 16  # 128 bits
 SHARE_PRESET = "linkedin-landscape"  # 1200x627, what LinkedIn's card shows uncropped
 SHARE_IMAGE_WIDTH = 1200
@@ -238,41 +240,45 @@ class Sharing:
         return f"{self.url(token)}/image.jpg"
 
     def get(self, token: str) -> ShareLink | None:
-        """The link from memory, or from the store when another instance made it moments ago.
+        """The link, from the bounded cache or the store (share links are read on demand).
 
-        LinkedIn fetches a link the moment it is pasted, often before this instance's next refresh;
-        answering 410 then would put a dead card in the feed for days. May read the store: call it
-        from a worker thread.
+        LinkedIn fetches a link the moment it is pasted, often on another instance than the one that
+        made it; the store read finds it there. Unknown tokens are remembered as unknown, so random
+        guesses cost one read each at most. May read the store: call it from a worker thread.
         """
         if not _TOKEN.match(token):
             return None
         record = self.records.get(LINKS, token)
-        if record is not None:
-            return ShareLink.from_record(record)
-        try:
-            raw, etag = self.store.read(record_key(LINKS, token))
-        except ObjectMissing:
-            return None
-        try:
-            return ShareLink.from_data(token, json.loads(raw), etag)
-        except ValueError:
-            log.error("share link record %s is not valid JSON", token[:6])
-            return None
+        return ShareLink.from_record(record) if record is not None else None
 
     def existing(self, post: Post, user: User) -> ShareLink | None:
-        """The person's working link to this post, if they made one (memory only)."""
-        claim = self.records.get(OWNERS, _claim_id(post.id, user.id))
+        """The person's working link to this post, if they made one. May read the store."""
+        claim = self._claim(post.id, user.id)
         if claim is None:
             return None
-        record = self.records.get(LINKS, str(claim.data.get("token", "")))
-        link = ShareLink.from_record(record) if record else None
+        link = self.get(str(claim.data.get("token", "")))
         return link if link and not link.revoked else None
 
     def links_of(self, user: User) -> list[ShareLink]:
-        """Every link this person made, newest first (revoked ones included)."""
-        records = self.records.all(LINKS)
-        links = [ShareLink.from_record(r) for r in records if r.data.get("user_id") == user.id]
+        """Every link this person made, newest first (revoked ones included).
+
+        One listing of the person's claims, never of everyone's links. Reads the store.
+        """
+        tokens = [
+            token
+            for claim in self.records.scan(OWNERS, f"{user.id}.")
+            for token in [claim.data.get("token"), *claim.data.get("previous", [])]
+            if isinstance(token, str)
+        ]
+        links = [
+            ShareLink.from_record(record)
+            for record in self.records.get_many(LINKS, tokens)
+            if record is not None and record.data.get("user_id") == user.id
+        ]
         return sorted(links, key=lambda link: link.created_at, reverse=True)
+
+    def _claim(self, post_id: str, user_id: str) -> Record | None:
+        return self.records.get(OWNERS, claim_id(post_id, user_id))
 
     # Making and revoking
 
@@ -285,9 +291,9 @@ class Sharing:
         self.crisis.ensure_calm()
         if not post.is_live():
             raise Invalid(N_("Only approved posts inside their validity window can be shared."))
-        claim_id = _claim_id(post.id, user.id)
+        owner_id = claim_id(post.id, user.id)
         for _ in range(5):
-            claim = self.records.get(OWNERS, claim_id)
+            claim = self.records.get(OWNERS, owner_id)
             if claim is not None:
                 current = self.get(str(claim.data.get("token", "")))
                 if current is not None and not current.revoked:
@@ -298,12 +304,12 @@ class Sharing:
             # The link first, then the claim that points to it: a crash in between leaves an
             # unreachable link record, never a claim pointing at nothing.
             record = self.records.create(LINKS, token, link.to_data())
-            claim_data = {"token": token, "post_id": post.id, "user_id": user.id, "updated_at": moment}
+            claim_data = claim_record(link, claim.data if claim else None)
             try:
                 if claim is None:
-                    self.records.create(OWNERS, claim_id, claim_data)
+                    self.records.create(OWNERS, owner_id, claim_data)
                 else:
-                    self.records.update(OWNERS, claim_id, claim_data, version=claim.version)
+                    self.records.update(OWNERS, owner_id, claim_data, version=claim.version)
             except Conflict:
                 # Another request (maybe on another instance) won; its link is the one.
                 self.records.delete(LINKS, token)
@@ -383,8 +389,44 @@ class Sharing:
         self.counters.add("click", link.post_id, link.user_id)
 
 
-def _claim_id(post_id: str, user_id: str) -> str:
-    return f"{post_id}.{user_id}"
+def claim_id(post_id: str, user_id: str) -> str:
+    """The owner claim of (post, person): person first, so one listing finds all of theirs."""
+    return f"{user_id}.{post_id}"
+
+
+def move_legacy_claims(records: Records) -> int:
+    """Owner claims made before claims were keyed person first (<post>.<user>) move to
+    <user>.<post>, once per store; safe to run on several instances at once. Returns how many moved."""
+    if records.get(SETTINGS, LAYOUT_ID) is not None:
+        return 0
+    moved = 0
+    for claim in records.scan(OWNERS):
+        post_id, user_id = str(claim.data.get("post_id", "")), str(claim.data.get("user_id", ""))
+        if claim.id != f"{post_id}.{user_id}" or claim.id == claim_id(post_id, user_id):
+            continue
+        with contextlib.suppress(Conflict):
+            records.create(OWNERS, claim_id(post_id, user_id), {**claim.data, "previous": []})
+        records.delete(OWNERS, claim.id)
+        moved += 1
+    with contextlib.suppress(Conflict):
+        records.create(SETTINGS, LAYOUT_ID, {"share_link_claims": "person-first"})
+    if moved:
+        log.info("moved %d share link claims to the person-first layout", moved)
+    return moved
+
+
+def claim_record(link: ShareLink, before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The owner claim pointing at link; earlier (revoked) tokens are kept for the person's list."""
+    previous = list(before.get("previous", [])) if before else []
+    if before and before.get("token") and before["token"] != link.token:
+        previous.append(before["token"])
+    return {
+        "token": link.token,
+        "post_id": link.post_id,
+        "user_id": link.user_id,
+        "updated_at": link.created_at,
+        "previous": previous,
+    }
 
 
 def seed(portal: Portal) -> None:

@@ -293,6 +293,8 @@ def _expected(route: GuardedRoute, role: str | None) -> str:
     level = {None: 0, "employee": 1, "marketing": 2, "admin": 3}[role]
     if route.allow <= level:
         return "allowed"
+    if role is None and route.hidden:
+        return "hidden"
     return "anonymous" if role is None else "forbidden"
 
 
@@ -319,6 +321,8 @@ def test_every_route_enforces_its_declared_access(site: Site) -> None:
                 if outcome == "allowed":
                     assert response.status_code not in (401, 403), where
                     assert not response.headers.get("location", "").startswith("/login"), where
+                elif outcome == "hidden":
+                    assert response.status_code == 404, where
                 elif outcome == "anonymous":
                     if path.startswith("/api/"):
                         assert response.status_code == 401, where

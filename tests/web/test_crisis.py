@@ -66,7 +66,10 @@ def _snapshot(site: Site) -> tuple[dict[tuple[str, str], Any], dict[str, str]]:
     objects = {
         info.key: info.etag
         for info in site.portal.store.list("")
-        if not info.key.startswith(("audit/", "counters/", f"records/{SETTINGS}/{CRISIS_ID}."))
+        # The switch itself leaves its trace in the audit log and the change journal.
+        if not info.key.startswith(
+            ("audit/", "counters/", "journal/", "checkpoints/", f"records/{SETTINGS}/{CRISIS_ID}.")
+        )
     }
     return records, objects
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +19,31 @@ from toolkit.settings import Settings
 def test_health_answers_ok_without_login(site: Site) -> None:
     response = site.browser().get("/api/v1/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_health_says_starting_until_the_records_are_loaded(settings: Settings) -> None:
+    portal = Portal(settings)
+    loading = threading.Event()
+    release = threading.Event()
+    real_load = portal.records.load
+
+    def slow_load() -> int:
+        loading.set()
+        release.wait(30)
+        return real_load()
+
+    portal.records.load = slow_load  # type: ignore[method-assign]
+    with TestClient(create_app(settings, portal=portal, serve_while_starting=True)) as client:
+        assert loading.wait(30)
+        starting = client.get("/api/v1/health")
+        assert starting.status_code == 503 and starting.json()["error"]["code"] == "starting"
+        assert starting.headers["retry-after"]
+        assert client.get("/api/v1/posts").json()["error"]["code"] == "starting"
+        release.set()
+        deadline = time.monotonic() + 30
+        while client.get("/api/v1/health").status_code != 200:
+            assert time.monotonic() < deadline, "the portal never finished starting"
+            time.sleep(0.05)
 
 
 def test_api_errors_share_one_json_shape(site: Site) -> None:

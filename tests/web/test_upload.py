@@ -14,14 +14,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests import asset_samples as samples
+from tests.storekit import everything
 from tests.web.conftest import Site, csrf_of
 from tests.web.test_accounts import session_browser
-from toolkit.store import Store
 from toolkit.web.uploads import ENVELOPE_BYTES
-
-
-def everything(store: Store) -> dict[str, str]:
-    return {info.key: info.etag for info in store.list("")}
 
 
 def post_file(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -93,12 +94,31 @@ class Store(ABC):
         """The object's info, or None when it does not exist."""
 
     @abstractmethod
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object whose key starts with prefix, in key order."""
+    def list(self, prefix: str, *, start_after: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with prefix, in key order; only keys after start_after if given."""
+
+    def folders(self, prefix: str) -> builtins.list[str]:
+        """The names one level below prefix (which ends in "/") that hold objects, in order.
+
+        The backends answer with one request however many objects lie below (how the record kinds
+        are found without listing every record); this fallback for other stores lists them all.
+        """
+        return sorted(
+            {
+                info.key[len(prefix) :].split("/")[0]
+                for info in self.list(prefix)
+                if "/" in info.key[len(prefix) :]
+            }
+        )
 
     @abstractmethod
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         """Remove the object; deleting what is not there is not an error unless if_match is given."""
+
+    def delete_many(self, keys: builtins.list[str]) -> None:
+        """Remove many objects unconditionally (collecting old journal entries and checkpoints)."""
+        for key in keys:
+            self.delete(key)
 
     def read(self, key: str) -> tuple[bytes, str]:
         """The whole object and its ETag; for records and other small objects."""

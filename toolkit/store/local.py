@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import os
@@ -34,8 +35,10 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
 
 
 class LocalStore(Store):
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, durable: bool = True) -> None:
         self.root = Path(root).resolve()
+        # durable=False skips fsync: only for bulk fills (demo-company) where a crash means re-running.
+        self.durable = durable
         self._thread_lock = threading.Lock()
         try:
             (self.root / _TMP).mkdir(parents=True, exist_ok=True)
@@ -105,7 +108,8 @@ class LocalStore(Store):
                     except OSError as exc:
                         raise self._guard("write", exc) from exc
                 tmp.flush()
-                os.fsync(tmp.fileno())
+                if self.durable:
+                    os.fsync(tmp.fileno())
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
@@ -144,7 +148,7 @@ class LocalStore(Store):
             return None
         return ObjectInfo(key, self._etag(st), st.st_size)
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str, *, start_after: str = "") -> Iterator[ObjectInfo]:
         # Walk only the deepest folder the prefix names, so listing records/posts/ never touches blobs.
         folder, _, _ = prefix.rpartition("/")
         start = self.root / folder if folder else self.root
@@ -160,12 +164,21 @@ class LocalStore(Store):
                 rel_dir = ""
             for name in filenames:
                 key = f"{rel_dir}/{name}" if rel_dir else name
-                if key.startswith(prefix) and not key.startswith("."):
+                if key.startswith(prefix) and key > start_after and not key.startswith("."):
                     with contextlib.suppress(FileNotFoundError):
                         st = os.stat(os.path.join(dirpath, name))
                         found.append(ObjectInfo(key, self._etag(st), st.st_size))
         found.sort(key=lambda info: info.key)
         yield from found
+
+    def folders(self, prefix: str) -> builtins.list[str]:
+        start = self.root / prefix.rstrip("/") if prefix.strip("/") else self.root
+        try:
+            return sorted(e.name for e in os.scandir(start) if e.is_dir() and not e.name.startswith("."))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise self._guard("list", exc) from exc
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         path = self._path(key)

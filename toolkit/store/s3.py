@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -22,6 +23,7 @@ from toolkit.store.base import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 # Bounded memory for large uploads: parts of 8 MB, two in flight, whatever the file's size.
 _TRANSFER = TransferConfig(
@@ -143,15 +145,44 @@ class S3Store(Store):
             raise failure from exc
         return ObjectInfo(key, _bare(response["ETag"]), response["ContentLength"])
 
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+    def list(self, prefix: str, *, start_after: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
         skip = len(self.prefix)
+        extra: dict[str, Any] = {"StartAfter": self.prefix + start_after} if start_after else {}
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix, **extra):
                 for item in page.get("Contents", []):
                     yield ObjectInfo(item["Key"][skip:], _bare(item["ETag"]), item["Size"])
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, prefix) from exc
+
+    def folders(self, prefix: str) -> builtins.list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        base = self.prefix + prefix
+        names: builtins.list[str] = []
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=base, Delimiter="/"):
+                names += [p["Prefix"][len(base) :].rstrip("/") for p in page.get("CommonPrefixes", [])]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, prefix) from exc
+        return sorted(names)
+
+    def delete_many(self, keys: builtins.list[str]) -> None:
+        # One request per thousand keys (S3's limit) instead of one per key.
+        for start in range(0, len(keys), 1000):
+            batch: builtins.list[ObjectIdentifierTypeDef] = [
+                {"Key": self._key(key)} for key in keys[start : start + 1000]
+            ]
+            try:
+                response = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail(exc, keys[start]) from exc
+            errors = response.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise StoreUnavailable(self.endpoint, f"{first.get('Code')}: {first.get('Message')}")
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
         extra: dict[str, Any] = {"IfMatch": _quoted(if_match)} if if_match is not None else {}

@@ -18,9 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from toolkit.accounts import Role, User
-from toolkit.errors import N_, Forbidden, Unauthorized
+from toolkit.errors import N_, Forbidden, NotFound, Starting, Unauthorized
 from toolkit.i18n import current_language, negotiate, pick_language
 from toolkit.portal import Portal
+from toolkit.settings import Settings
 from toolkit.web.sessions import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -31,6 +32,12 @@ from toolkit.web.sessions import (
 )
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+# Networks (from the settings) whose requests a route lets in without anyone signing in.
+Addresses = Callable[[Settings], tuple[str, ...]]
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+# A request carrying any of these says a proxy passed it on: its socket peer is not its sender.
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host", "x-forwarded-proto")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LANGUAGE_COOKIE = "toolkit_lang"
 
@@ -56,11 +63,17 @@ class GuardedRoute(Route):
         methods: Sequence[str],
         name: str,
         streams_body: bool = False,
+        or_from: Addresses | None = None,
+        hidden: bool = False,
     ) -> None:
         self.allow = allow
         self.handler = endpoint
         self.streams_body = streams_body
-        super().__init__(path, _guard(endpoint, allow, streams_body), methods=list(methods), name=name)
+        self.or_from = or_from
+        self.hidden = hidden
+        super().__init__(
+            path, _guard(endpoint, allow, streams_body, or_from, hidden), methods=list(methods), name=name
+        )
 
 
 def route(
@@ -71,6 +84,8 @@ def route(
     methods: Sequence[str] = ("GET",),
     name: str | None = None,
     streams_body: bool = False,
+    or_from: Addresses | None = None,
+    hidden: bool = False,
 ) -> GuardedRoute:
     """A route that declares who may use it.
 
@@ -78,13 +93,30 @@ def route(
     the guard must not parse it as a form first (that would read the whole body before any size
     limit). A cookie-authenticated request without the CSRF header then has its csrf_token field
     checked by that streaming parser, which refuses the request when the field is missing or wrong.
+
+    or_from: also let in, without anyone signing in, reads (GET, HEAD) sent from these networks, as
+    told by client_address(); such a request is served even while the instance is still starting.
+    hidden: a visitor who is not signed in gets 404, as if the route did not exist, instead of the
+    sign-in page or 401; signed-in people without the role still get 403.
     """
     name = name or endpoint.__name__
-    return GuardedRoute(path, endpoint, allow=allow, methods=methods, name=name, streams_body=streams_body)
+    return GuardedRoute(
+        path,
+        endpoint,
+        allow=allow,
+        methods=methods,
+        name=name,
+        streams_body=streams_body,
+        or_from=or_from,
+        hidden=hidden,
+    )
 
 
 def portal_of(request: Request) -> Portal:
+    """The instance serving the request; 503 "starting" while it is still loading its records."""
     portal: Portal = request.state.portal
+    if not portal.ready:
+        raise Starting()
     return portal
 
 
@@ -100,15 +132,34 @@ def require_user(request: Request) -> User:
     return user
 
 
-def _guard(endpoint: Endpoint, allow: Allow, streams_body: bool = False) -> Endpoint:
+def _guard(
+    endpoint: Endpoint,
+    allow: Allow,
+    streams_body: bool = False,
+    or_from: Addresses | None = None,
+    hidden: bool = False,
+) -> Endpoint:
     async def guarded(request: Request) -> Response:
-        user, via = identify(request)
+        if or_from is not None and request.method in SAFE_METHODS:
+            # Not portal_of(): an instance still loading its records answers these too.
+            settings: Settings = request.state.portal.settings
+            address = client_address(request, settings.trusted_proxies)
+            if address is not None and _within(address, or_from(settings)):
+                request.state.user = None
+                request.state.auth_via = "address"
+                return await endpoint(request)
+        try:
+            user, via = identify(request)
+        except Unauthorized:
+            if hidden:
+                raise NotFound() from None
+            raise
         request.state.user = user
         request.state.auth_via = via
         current_language.set(language_for(request, user))
         if allow > Allow.anyone:
             if user is None:
-                raise Unauthorized()
+                raise NotFound() if hidden else Unauthorized()
             if not user.can(Role(allow.value)):
                 raise Forbidden()
         if request.method not in SAFE_METHODS and via != "token":
@@ -170,6 +221,51 @@ def _trusted(host: str, proxies: tuple[str, ...]) -> bool:
     except ValueError:
         return False
     return any(address in network for network in _networks(proxies))
+
+
+def _address(text: str) -> IPAddress | None:
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _within(address: IPAddress, networks: tuple[str, ...]) -> bool:
+    return any(address in network for network in _networks(networks))
+
+
+def client_address(request: Request, trusted_proxies: tuple[str, ...]) -> IPAddress | None:
+    """Who sent the request, as far as can be known; None when that cannot be known.
+
+    The socket peer, unless the peer is one of TOOLKIT_TRUSTED_PROXIES: then the sender is the
+    last X-Forwarded-For hop before the trusted proxies (none given: unknown). A request from any
+    other peer that carries forwarding headers has an unknown sender: a proxy nobody declared
+    passed it on (a loopback peer would otherwise stand for the whole internet behind it), or the
+    client forged them. The server itself never rewrites the peer (uvicorn runs without
+    proxy_headers).
+    """
+    if request.client is None:
+        return None
+    peer = _address(request.client.host)
+    if peer is None:
+        return None
+    headers = request.headers
+    if trusted_proxies and _within(peer, trusted_proxies):
+        hops = [hop for value in headers.getlist("x-forwarded-for") for hop in value.split(",")]
+        for hop in reversed(hops):
+            address = _address(hop)
+            if address is None:
+                return None
+            if not _within(address, trusted_proxies):
+                return address
+        return None
+    if any(name in headers for name in FORWARDING_HEADERS):
+        return None
+    return peer
 
 
 def language_for(request: Request, user: User | None) -> str:

@@ -45,13 +45,13 @@ async def composer(request: Request) -> Response:
         "kept": set(composition.hashtags),
         "asset": asset,
         "fold_setting": portal.settings.fold_at,
-        "share_link": _share_url(portal, post, user),
+        "share_link": await run_in_threadpool(_share_url, portal, post, user),
     }
     return render(request, "employee/composer.html", context)
 
 
 def _share_url(portal: Portal, post: Post, user: User) -> str:
-    """The person's share link to this post if they made one (from memory), for the composer."""
+    """The person's share link to this post if they made one, for the composer. May read the store."""
     link = portal.sharing.existing(post, user)
     return portal.sharing.url(link.token) if link else ""
 

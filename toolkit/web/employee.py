@@ -21,7 +21,7 @@ async def home(request: Request) -> Response:
     user = require_user(request)
     portal = portal_of(request)
     portal.crisis.ensure_calm()
-    if (gate := require_acknowledged(request)) is not None:
+    if (gate := await require_acknowledged(request)) is not None:
         return gate
     campaign = request.query_params.get("campaign") or None
     language = request.query_params.get("lang") or None

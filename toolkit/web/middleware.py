@@ -1,13 +1,17 @@
-"""Things every response gets: security headers, a CSRF cookie, the request's language."""
+"""Things every response gets: security headers, a CSRF cookie, the request's language; and its
+duration in portal.metrics (request_seconds by method, route template and status class)."""
 
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
+from time import perf_counter
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolkit.i18n import current_language, negotiate, pick_language
+from toolkit.metrics import OTHER
+from toolkit.portal import Portal
 from toolkit.web.sessions import CSRF_COOKIE, new_csrf_token
 
 # No inline scripts anywhere: all JavaScript is in files under /static.
@@ -24,6 +28,9 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 
+# Static files, health checks, public share links and scrapers never post a form: no CSRF cookie.
+NO_COOKIE_PATHS = ("/static/", "/api/v1/health", "/s/", "/metrics")
+
 
 class PortalMiddleware:
     def __init__(self, app: ASGIApp, *, secure_cookies: bool, default_language: str) -> None:
@@ -35,6 +42,8 @@ class PortalMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = perf_counter()
+        status = 500  # unless a response starts: an exception escaped to the server error handler
         headers = dict(scope["headers"])
         raw_cookie = headers.get(b"cookie", b"").decode("latin-1")
         cookies = SimpleCookie()
@@ -58,11 +67,13 @@ class PortalMiddleware:
         )
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 response_headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     response_headers.setdefault(name, value)
-                if fresh_csrf and not scope["path"].startswith(("/static/", "/api/v1/health", "/s/")):
+                if fresh_csrf and not scope["path"].startswith(NO_COOKIE_PATHS):
                     secure = "; Secure" if self.secure_cookies else ""
                     response_headers.append(
                         "set-cookie",
@@ -70,4 +81,15 @@ class PortalMiddleware:
                     )
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            # The portal is in the lifespan's state; without a lifespan nothing is measured.
+            portal: Portal | None = state.get("portal")
+            if portal is not None:
+                # The router leaves the route it chose in the scope: its path template (never the
+                # raw path) keeps the number of label values bounded.
+                route = scope.get("route")
+                portal.metrics.request(
+                    scope["method"], getattr(route, "path", OTHER), status, perf_counter() - started
+                )

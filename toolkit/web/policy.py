@@ -18,13 +18,14 @@ from toolkit.web.forms import form_fields, safe_next, see_other
 from toolkit.web.templating import render
 
 
-def require_acknowledged(request: Request) -> RedirectResponse | None:
+async def require_acknowledged(request: Request) -> RedirectResponse | None:
     """A redirect to the acknowledgement page when this person must first read the policy, else None.
 
     Call it at the top of a page handler (the feed) and return the redirect when there is one.
+    Acknowledgements are read on demand (usually from the cache): never on the event loop.
     """
     user = user_of(request)
-    if user is None or not portal_of(request).policy.needs_ack(user):
+    if user is None or not await run_in_threadpool(portal_of(request).policy.needs_ack, user):
         return None
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return see_other(f"/policy/acknowledge?next={quote(target, safe='')}")
@@ -57,14 +58,16 @@ def _shown(request: Request, version: PolicyVersion) -> dict[str, object]:
     }
 
 
-def _read_page(request: Request, version: PolicyVersion | None, *, status: int = 200) -> Response:
+async def _read_page(request: Request, version: PolicyVersion | None, *, status: int = 200) -> Response:
     policy = _policy(request)
     user = require_user(request)
     current = policy.current()
     context: dict[str, object] = {
         "current": current,
         "versions": policy.versions(),
-        "acknowledged": bool(current and policy.has_acknowledged(user, current.number)),
+        "acknowledged": bool(
+            current and await run_in_threadpool(policy.has_acknowledged, user, current.number)
+        ),
         "published": request.query_params.get("published"),
         "version": None,
     }
@@ -74,12 +77,12 @@ def _read_page(request: Request, version: PolicyVersion | None, *, status: int =
 
 
 async def policy_page(request: Request) -> Response:
-    return _read_page(request, _policy(request).current())
+    return await _read_page(request, _policy(request).current())
 
 
 async def version_page(request: Request) -> Response:
     number = _number(request.path_params["number"])
-    return _read_page(request, _policy(request).version(number))
+    return await _read_page(request, _policy(request).version(number))
 
 
 async def acknowledge_page(request: Request) -> Response:
@@ -87,7 +90,7 @@ async def acknowledge_page(request: Request) -> Response:
     user = require_user(request)
     policy = _policy(request)
     current = policy.current()
-    if current is None or policy.has_acknowledged(user, current.number):
+    if current is None or await run_in_threadpool(policy.has_acknowledged, user, current.number):
         return see_other(next_url)
     language = current.language_for(current_language.get(), portal_of(request).settings.default_language)
     context = {"version": current, "summary": current.summary(language), "next": next_url}
@@ -176,8 +179,8 @@ async def acknowledgements_page(request: Request) -> Response:
     context = {
         "versions": policy.versions(),
         "version": version,
-        "rows": policy.acks_for(version.number) if version else [],
-        "pending": policy.pending(version.number) if version else [],
+        "rows": await run_in_threadpool(policy.acks_for, version.number) if version else [],
+        "pending": await run_in_threadpool(policy.pending, version.number) if version else [],
     }
     return render(request, "marketing/policy_acknowledgements.html", context)
 
@@ -187,7 +190,7 @@ async def acknowledgements_csv(request: Request) -> Response:
     if version is None:
         raise NotFound(N_("No policy has been published yet."))
     # The byte order mark makes spreadsheet programs read the names as UTF-8.
-    body = "\ufeff" + _policy(request).csv(version.number)
+    body = "\ufeff" + await run_in_threadpool(_policy(request).csv, version.number)
     filename = f"policy-v{version.number}-acknowledgements.csv"
     return Response(
         body.encode(),

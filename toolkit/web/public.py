@@ -63,7 +63,7 @@ async def logout(request: Request) -> Response:
 
 async def link_page(request: Request) -> Response:
     secret = request.path_params["secret"]
-    user, purpose = portal_of(request).accounts.peek_link(secret)
+    user, purpose = await run_in_threadpool(portal_of(request).accounts.peek_link, secret)
     return render(
         request, "public/link.html", {"person": user, "purpose": purpose, "secret": secret, "error": None}
     )
@@ -74,7 +74,7 @@ async def use_link(request: Request) -> Response:
     accounts = portal_of(request).accounts
     secret = request.path_params["secret"]
     fields = await form_fields(request)
-    person, purpose = accounts.peek_link(secret)
+    person, purpose = await run_in_threadpool(accounts.peek_link, secret)
     try:
         if purpose == "setup":
             user = await run_in_threadpool(

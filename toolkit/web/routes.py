@@ -9,6 +9,7 @@ from toolkit.paths import STATIC
 from toolkit.web import admin, composer, employee, library, manage_posts, public
 from toolkit.web import brand as brand_pages
 from toolkit.web import crisis as crisis_pages
+from toolkit.web import metrics as metrics_pages
 from toolkit.web import notices as notices_pages
 from toolkit.web import policy as policy_pages
 from toolkit.web import share as share_pages
@@ -55,5 +56,6 @@ def all_routes() -> list[BaseRoute]:
         *sharing_api.routes,
         *stats_api.routes,
         *openapi_api.routes,
+        *metrics_pages.routes,
         static_mount(),
     ]
