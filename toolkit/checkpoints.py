@@ -169,9 +169,7 @@ def collect(store: Store, keep: Iterable[int]) -> int:
         for info in store.list(f"{PREFIX}{name}/")
     ]
     doomed += [
-        info.key
-        for info in store.list(CLAIMS)
-        if info.key[len(CLAIMS) :].removesuffix(".json") not in kept
+        info.key for info in store.list(CLAIMS) if info.key[len(CLAIMS) :].removesuffix(".json") not in kept
     ]
     store.delete_many(doomed)
     return len(doomed)

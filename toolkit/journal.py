@@ -76,7 +76,13 @@ class Change:
     instance: str
 
     def to_data(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "op": self.op, "before": self.before, "instance": self.instance}
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "op": self.op,
+            "before": self.before,
+            "instance": self.instance,
+        }
 
     @classmethod
     def from_data(cls, seq: int, data: dict[str, Any]) -> Change:
@@ -137,7 +143,10 @@ class Journal:
             change = Change(seq, kind, record_id, op, before, self.instance)
             try:
                 self.store.put(
-                    entry_key(seq), _encode(change.to_data()), content_type="application/json", if_none_match=True
+                    entry_key(seq),
+                    _encode(change.to_data()),
+                    content_type="application/json",
+                    if_none_match=True,
                 )
             except VersionMismatch:
                 refusals += 1
@@ -188,7 +197,9 @@ class Journal:
     def list_after(self, position: int) -> list[int]:
         """Sequence numbers after position, in order: one LIST (a page per thousand entries)."""
         start = entry_key(position) if position > 0 else ""
-        numbers = [n for info in self.store.list(PREFIX, start_after=start) if (n := seq_of(info.key)) is not None]
+        numbers = [
+            n for info in self.store.list(PREFIX, start_after=start) if (n := seq_of(info.key)) is not None
+        ]
         with self._lock:
             self._listed_at = self.clock()
             if numbers:
@@ -214,7 +225,9 @@ class Journal:
 
     def collect(self, upto: int) -> int:
         """Delete the entries numbered upto and below (they are in a checkpoint); returns how many."""
-        keys = [info.key for info in self.store.list(PREFIX) if (n := seq_of(info.key)) is not None and n <= upto]
+        keys = [
+            info.key for info in self.store.list(PREFIX) if (n := seq_of(info.key)) is not None and n <= upto
+        ]
         self.store.delete_many(keys)
         return len(keys)
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from toolkit import checkpoints
 from toolkit.errors import N_, Conflict, NotFound, PreconditionFailed
-from toolkit.journal import PENDING_SECONDS, Change, Intent, Journal, Op
+from toolkit.journal import PENDING_SECONDS, Change, Journal, Op
 from toolkit.metrics import Metrics
 from toolkit.store import ObjectMissing, Store, VersionMismatch
 
@@ -257,7 +257,10 @@ class Records:
 
         def write() -> str:
             return self.store.put(
-                record_key(kind, record_id), _encode(data), content_type="application/json", if_none_match=True
+                record_key(kind, record_id),
+                _encode(data),
+                content_type="application/json",
+                if_none_match=True,
             )
 
         try:
@@ -351,7 +354,9 @@ class Records:
             raise Conflict() from None
         self._remove(kind, record_id)
 
-    def _announced(self, kind: str, record_id: str, op: Op, before: str | None, write: Callable[[], str]) -> str:
+    def _announced(
+        self, kind: str, record_id: str, op: Op, before: str | None, write: Callable[[], str]
+    ) -> str:
         """Run a store write under a journal entry announced just before it."""
         if kind in self.on_demand and not self.announce_on_demand:
             return write()
@@ -380,6 +385,8 @@ class Records:
         if fresh_store:
             # The first start on a store without a checkpoint writes one, so no later start lists.
             self.checkpoint_now()
+        self._refreshed_at = self.clock()
+        self._report()
         with self._lock:
             return sum(len(entries) for entries in self._index.values())
 
@@ -411,7 +418,9 @@ class Records:
                 started = self._generation
             numbers = self.journal.list_after(self._position)
             if numbers and numbers[0] > self._position + 1:
-                log.warning("journal entries after %d were collected; reloading the checkpoint", self._position)
+                log.warning(
+                    "journal entries after %d were collected; reloading the checkpoint", self._position
+                )
                 self._reload_from_checkpoint()
                 continue
             foreign = [n for n in numbers if not self.journal.is_own(n)]
@@ -521,7 +530,11 @@ class Records:
             self._pointer_checked_at = self.clock()
             after = pointer.seq if pointer else 0
             self._checkpoint_seq = max(self._checkpoint_seq, after)
-            if when_due and pointer is not None and time.time() - pointer.written_at < self.checkpoint_every_seconds:
+            if (
+                when_due
+                and pointer is not None
+                and time.time() - pointer.written_at < self.checkpoint_every_seconds
+            ):
                 if self._position - pointer.seq < self.checkpoint_every_entries:
                     return None  # another instance wrote one recently
             self._replay()  # this instance's own latest writes count only once it has listed past them

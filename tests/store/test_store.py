@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import threading
 from pathlib import Path
 
 import pytest
 
-from toolkit.store import ObjectMissing, Store, VersionMismatch, open_store
+from toolkit.store import ObjectMissing, Store, StoreUnavailable, VersionMismatch, open_store
 from toolkit.store.local import LocalStore
 
 
@@ -171,3 +172,39 @@ def test_open_store_chooses_backend_by_url(tmp_path: Path) -> None:
         open_store("ftp://example.com/x")
     with pytest.raises(ValueError):
         open_store("s3://")
+
+
+def test_list_after_a_key_and_folders_below_a_prefix(store: Store) -> None:
+    for key in ["j/001", "j/002", "j/003", "r/posts/a.json", "r/users/b.json", "r/users/c.json"]:
+        store.put(key, b"x")
+    assert [info.key for info in store.list("j/", start_after="j/001")] == ["j/002", "j/003"]
+    assert [info.key for info in store.list("j/", start_after="j/003")] == []
+    assert store.folders("r/") == ["posts", "users"]
+    assert store.folders("nothing/") == []
+
+
+def test_delete_many_removes_every_key(store: Store) -> None:
+    keys = [f"gc/{n:04d}" for n in range(30)]
+    for key in keys:
+        store.put(key, b"x")
+    store.delete_many(keys[:25] + ["gc/never-existed"])
+    assert [info.key for info in store.list("gc/")] == keys[25:]
+
+
+def test_local_store_disk_errors_are_an_outage_and_leave_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalStore(tmp_path / "data")
+    store.put("k/kept", b"before")
+
+    def disk_full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("toolkit.store.local.os.replace", disk_full)
+    with pytest.raises(StoreUnavailable, match="No space left"):
+        store.put("k/new", b"x", if_none_match=True)
+    with pytest.raises(StoreUnavailable):
+        store.put("k/kept", b"after")
+    monkeypatch.undo()
+    assert [info.key for info in store.list("k/")] == ["k/kept"] and store.read("k/kept")[0] == b"before"
+    assert list((tmp_path / "data" / ".tmp").iterdir()) == []

@@ -127,6 +127,11 @@ class LocalStore(Store):
                     raise VersionMismatch(key)
                 os.replace(tmp_name, path)
                 return self._etag(os.stat(path))
+        except OSError as exc:
+            # A full disk or a folder made read-only is an outage (503), not a bug (500).
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise self._guard("write", exc) from exc
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
@@ -186,8 +191,12 @@ class LocalStore(Store):
             current = self._stat(path)
             if if_match is not None and (current is None or self._etag(current) != if_match):
                 raise VersionMismatch(key)
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise self._guard("delete", exc) from exc
         self._prune_empty_parents(path.parent)
 
     def _prune_empty_parents(self, folder: Path) -> None:
