@@ -333,3 +333,12 @@ def test_two_instances_converge_while_checkpoints_and_collection_run(
     assert {r.id: r.data["n"] for r in b.all("posts")} == expected
     fresh = _started(store, "c")
     assert {r.id: r.data["n"] for r in fresh.all("posts")} == expected
+
+
+def test_an_unreadable_entry_is_skipped_and_the_rest_applied(store: Store) -> None:
+    writer, reader = _started(store, "a"), _started(store, "b")
+    writer.create("posts", "p1", {"n": 1})
+    store.put(entry_key(writer.journal.head() + 1), b"not json", if_none_match=True)
+    writer.create("posts", "p2", {"n": 2})
+    assert reader.refresh() == 2
+    assert reader.refresh() == 0

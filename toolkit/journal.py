@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from toolkit.store import ObjectMissing, Store, VersionMismatch
+from toolkit.store import Store, VersionMismatch
 
 log = logging.getLogger(__name__)
 
@@ -212,11 +212,9 @@ class Journal:
         return numbers[-1] if numbers else 0
 
     def read(self, seq: int) -> Change | None:
-        """The entry, or None when it was collected meanwhile or cannot be read."""
-        try:
-            raw, _ = self.store.read(entry_key(seq))
-        except ObjectMissing:
-            return None
+        """The entry; None when it cannot be understood (logged and skipped). ObjectMissing when
+        it was collected meanwhile, which tells the reader it fell behind."""
+        raw, _ = self.store.read(entry_key(seq))
         try:
             return Change.from_data(seq, json.loads(raw))
         except (ValueError, KeyError, TypeError):

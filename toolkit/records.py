@@ -424,15 +424,16 @@ class Records:
                 self._reload_from_checkpoint()
                 continue
             foreign = [n for n in numbers if not self.journal.is_own(n)]
-            entries = list(self._pool.map(self.journal.read, foreign))
-            if any(entry is None for entry in entries):
+            try:
+                entries = list(self._pool.map(self.journal.read, foreign))
+            except ObjectMissing:
                 # Listed a moment ago and gone now: collected under us, so we are behind.
                 self._reload_from_checkpoint()
                 continue
             moment = self.clock()
             for entry in entries:
-                assert entry is not None
-                self._pending[entry.seq] = (entry, moment)
+                if entry is not None:
+                    self._pending[entry.seq] = (entry, moment)
             if numbers:
                 self._position = numbers[-1]
             return self._settle(started, moment)
