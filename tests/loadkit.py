@@ -1049,6 +1049,7 @@ class LoadGenerator:
         # one Python process), and the machine would not recover while the run lasts.
         self.max_in_flight = max_in_flight
         self.rng = random.Random(seed)
+        self._people = itertools.count()
         self.phase = "load"
         self.stats: dict[tuple[str, str], EndpointStats] = defaultdict(EndpointStats)
         # Latencies (ms) per phase and instance, to tell a slow instance from a slow machine.
@@ -1182,7 +1183,9 @@ class LoadGenerator:
             answer = await self.send(kind, "GET", path, headers=employee)
             self.record(answer, ok=_good(answer, 200, lambda r: "text" in r.json()), counts="copy")
         elif kind == "share click":
-            answer = await self.send(kind, "GET", f"/s/{self.rng.choice(s.share_tokens)}")
+            # Each click from another person: one person is counted once per link and day.
+            person = {"user-agent": f"{BROWSER} load/{next(self._people)}"}
+            answer = await self.send(kind, "GET", f"/s/{self.rng.choice(s.share_tokens)}", headers=person)
             ok = _good(
                 answer, 303, lambda r: r.headers.get("location", "").startswith("https://example.com/")
             )

@@ -312,7 +312,9 @@ class Accounts:
     def set_active(self, user: User, active: bool, *, actor: User) -> User:
         if user.id == actor.id and not active:
             raise Forbidden(N_("You cannot deactivate yourself."))
-        changed = replace(user, active=active, session_epoch=user.session_epoch + (0 if active else 1))
+        # Both directions bump the epoch: deactivation ends every session, and reactivation voids
+        # every one-time link issued before it (also those issued while the account was inactive).
+        changed = replace(user, active=active, session_epoch=user.session_epoch + 1)
         action = "user.activate" if active else "user.deactivate"
         saved = self._save(user, changed, action, actor)
         if not active:
@@ -397,11 +399,16 @@ class Accounts:
             raise ValueError(purpose)
         secret = secrets.token_urlsafe(24)
         expires = now() + LINK_LIFETIME[purpose]
-        self.records.create(
-            LINKS,
-            _digest(secret),
-            {"user_id": user.id if user else "", "purpose": purpose, "expires_at": iso(expires)},
-        )
+        data: dict[str, Any] = {
+            "user_id": user.id if user else "",
+            "purpose": purpose,
+            "expires_at": iso(expires),
+        }
+        if user is not None:
+            # The person's epoch now: a password change, deactivation or reactivation bumps it and so
+            # voids the link without listing or deleting anything.
+            data["epoch"] = user.session_epoch
+        self.records.create(LINKS, _digest(secret), data)
         if actor is not None and user is not None:
             self.audit.record(actor, f"user.link.{purpose}", USERS, user.id, None, None, {})
         return Issued(secret, iso(expires))
@@ -418,7 +425,7 @@ class Accounts:
                 raise expired
             return None, purpose
         user = self.get(record.data["user_id"])
-        if user is None or not user.active:
+        if user is None or not user.active or _link_epoch(record) != user.session_epoch:
             raise expired
         return user, purpose
 
@@ -441,7 +448,14 @@ class Accounts:
         self.use_link(secret)
         existing = self.by_email(email)
         if existing is not None:
-            changed = replace(existing, role="admin", active=True, password_hash=hash_password(password))
+            # A password set here is a password change too: the person's older links stop working.
+            changed = replace(
+                existing,
+                role="admin",
+                active=True,
+                password_hash=hash_password(password),
+                session_epoch=existing.session_epoch + 1,
+            )
             return self._save(existing, changed, "user.setup", None)
         return self.add(email, role="admin", name=name, password=password)
 
@@ -452,6 +466,14 @@ class Accounts:
                 self.records.delete(LINKS, record.id)
                 gone += 1
         return gone
+
+
+def _link_epoch(record: Record) -> int:
+    """The epoch a link was issued at. Links from before links carried one count as epoch 0: a person
+    still at 0 never changed password nor was deactivated, so their link stays good; anyone whose
+    epoch moved since has such a link voided, which is the safe side (they ask for a new one)."""
+    epoch = record.data.get("epoch", 0)
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else -1
 
 
 _DUMMY_HASH = hash_password(secrets.token_hex(8))

@@ -17,8 +17,10 @@ from toolkit.settings import Settings
 from toolkit.store import Store, StoreUnavailable
 from toolkit.web.access import routes_without_declaration
 from toolkit.web.errors import EXCEPTION_HANDLERS
+from toolkit.web.logs import configure_logging
 from toolkit.web.middleware import PortalMiddleware
 from toolkit.web.routes import all_routes
+from toolkit.web.uploads import sweep_spool
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ def create_app(
     after_start: called (in a worker thread) once the records are loaded.
     """
     settings = settings or Settings.from_env()
+    configure_logging()
     routes = all_routes()
     undeclared = routes_without_declaration(routes)
     if undeclared:
@@ -93,6 +96,7 @@ def create_app(
         instance = portal or Portal(settings, store)
         # An unreachable store stops the start with one clear line, loading or not.
         await run_in_threadpool(instance.store.ping)
+        await run_in_threadpool(sweep_spool, instance)
         if not instance.ready and not serve_while_starting:
             await run_in_threadpool(instance.load)
         task = asyncio.create_task(_run(instance, after_start))

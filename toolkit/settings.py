@@ -95,6 +95,15 @@ class Settings:
         False, "Create an employee account on first sight of an unknown e-mail from the trusted proxy."
     )
     max_upload_mb: int = _setting(50, "Largest upload accepted, in megabytes.")
+    max_json_kb: int = _setting(
+        1024,
+        "Largest JSON request body accepted, in kilobytes; a larger one is refused (413) as it arrives.",
+    )
+    spool_dir: str = _setting(
+        "",
+        "Folder where uploads are kept while they arrive; files older than an hour are removed at start. "
+        "Empty: .spool inside a folder store, or toolkit-spool-<store hash> in the system temp folder.",
+    )
     max_pixels: int = _setting(80_000_000, "Largest image accepted, in pixels (all frames counted).")
     jpeg_quality: int = _setting(85, "JPEG quality of share-ready images (1-95).")
     webp_quality: int = _setting(82, "WebP quality of share-ready images (1-100).")

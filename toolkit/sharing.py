@@ -7,19 +7,25 @@ asked at the same moment still hand out one link.
 
 Clicks are counted per (post, sharer, day) through portal.counters; nothing about the person who
 clicks is ever stored. Whether a visitor is a link-preview crawler is decided here from the
-User-Agent alone, which is read and forgotten.
+User-Agent alone, which is read and forgotten. A client (address and User-Agent) counts once per
+link per day on each instance, remembered only as a salted hash in memory (ClickDedupe).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
+
+from crawleruseragents import is_crawler as known_crawler  # type: ignore[import-untyped]
 
 from toolkit.accounts import Accounts, User, iso, now
 from toolkit.assets import Asset, Assets
@@ -94,23 +100,79 @@ CRAWLER_MARKERS = (
     "ahrefsbot",
     "crawler",
     "spider",
+    # Programs, not people: HTTP libraries and command-line tools, and browsers without a screen.
     "headlesschrome",
+    "phantomjs",
     "python-requests",
+    "python-httpx",
+    "python-urllib",
+    "aiohttp",
     "curl/",
     "wget/",
     "go-http-client",
+    "java/",
     "okhttp",
+    "apache-httpclient",
+    "node-fetch",
+    "undici",
+    "axios/",
+    "libwww-perl",
     "+http",  # "(compatible; SomeBot/1.0; +http://example.com/bot)" is how robots sign themselves
 )
+# Long enough for every real browser's User-Agent; matching ~1,500 patterns costs time per character.
+_AGENT_CHARS = 512
 
 
 def is_crawler(user_agent: str | None) -> bool:
-    """Whether a request comes from a link-preview crawler or another robot, not a person.
+    """Whether a request comes from a link-preview crawler, another robot or a program, not a person.
 
-    A missing User-Agent is treated as a robot: every browser sends one.
+    A missing User-Agent is treated as a robot: every browser sends one. Besides the markers above,
+    the patterns of crawler-user-agents (a list of ~1,500 robots kept up to date by its maintainers).
     """
-    agent = (user_agent or "").strip().lower()
-    return not agent or any(marker in agent for marker in CRAWLER_MARKERS)
+    agent = (user_agent or "").strip()[:_AGENT_CHARS]
+    if not agent:
+        return True
+    lowered = agent.lower()
+    # Not cached: a cache would keep visitors' User-Agents in memory, and a check costs ~0.3 ms.
+    return any(marker in lowered for marker in CRAWLER_MARKERS) or bool(known_crawler(agent))
+
+
+class ClickDedupe:
+    """Which (share link, client) pairs were counted today, kept by this instance only.
+
+    Only salted hashes are held, in memory, never stored or logged: the salt is random per instance
+    and replaced, with every hash, when the (UTC) day changes, so yesterday's hashes cannot be
+    tested against anyone. At most max_entries are held; past that the oldest are forgotten (one
+    of those clicking again the same day would count again, which is all an overflow can cost).
+    """
+
+    def __init__(self, max_entries: int = 100_000, *, today: Callable[[], str] | None = None) -> None:
+        self.max_entries = max_entries
+        self._today = today or (lambda: now().date().isoformat())
+        self._lock = threading.Lock()
+        self._day = ""
+        self._salt = b""
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+
+    def first_today(self, token: str, client: str) -> bool:
+        """True the first time this client is seen for this token today; False after that."""
+        with self._lock:
+            day = self._today()
+            if day != self._day:
+                self._day, self._salt = day, secrets.token_bytes(16)
+                self._seen.clear()
+            mark = hashlib.blake2b(
+                f"{token}\n{client}".encode("utf-8", "replace"), key=self._salt, digest_size=12
+            ).digest()
+            if mark in self._seen:
+                return False
+            self._seen[mark] = None
+            while len(self._seen) > self.max_entries:
+                self._seen.popitem(last=False)
+            return True
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 def new_token() -> str:
@@ -230,6 +292,7 @@ class Sharing:
         self.crisis = crisis
         self.counters = counters
         self.settings = settings
+        self.clicks_seen = ClickDedupe()
 
     # Reading
 
@@ -384,9 +447,17 @@ class Sharing:
             target=tracked_url(post.link, post) if post.link else None,
         )
 
-    def count_click(self, link: ShareLink) -> None:
-        """One human click on this person's link to this post, today. Nothing about the clicker."""
+    def count_click(self, link: ShareLink, client: str | None = None) -> bool:
+        """One human click on this person's link to this post, today; whether it counted.
+
+        client: who clicked, as the web layer sees them (address and User-Agent); a client counts
+        once per link per day on this instance, and is only held as a salted hash in memory (see
+        ClickDedupe). None counts without that check (demo data and tests that make clicks).
+        """
+        if client is not None and not self.clicks_seen.first_today(link.token, client):
+            return False
         self.counters.add("click", link.post_id, link.user_id)
+        return True
 
 
 def claim_id(post_id: str, user_id: str) -> str:

@@ -274,9 +274,10 @@ def test_one_browser_is_counted_once_a_day_with_a_cookie_that_holds_nothing_else
     second = browser.get(path_of(second_url), follow_redirects=False)
     assert dict(parse_qsl(urlsplit(second.headers["location"]).query))["utm_campaign"] == "toolkit"
     assert clicks(site, second_post) == 1
-    human(site).get(path_of(url), follow_redirects=False)
+    # Another person (another address) counts; the same person without the cookie would not.
+    site.browser("198.51.100.1", headers={"user-agent": BROWSER_UA}).get(path_of(url), follow_redirects=False)
     assert clicks(site, post) == 2
-    stale = human(site)
+    stale = site.browser("198.51.100.2", headers={"user-agent": BROWSER_UA})
     stale.cookies.set("toolkit_clicked", "20000101." + value.split(".")[1], path="/s/")
     stale.get(path_of(url), follow_redirects=False)
     assert clicks(site, post) == 3
@@ -401,9 +402,11 @@ def test_clicks_on_two_instances_on_one_bucket_add_up_exactly(
             browser = TestClient(client.app, base_url="http://testserver", headers={"user-agent": BROWSER_UA})
             browser.app_state.update(client.app_state)
             barrier.wait()
-            for _ in range(per_thread):
+            for n in range(per_thread):
                 browser.cookies.clear()
-                status = browser.get(path_of(url), follow_redirects=False).status_code
+                # A different person each time: one person is counted once a day.
+                person = {"user-agent": f"{BROWSER_UA} person/{threading.get_ident()}-{n}"}
+                status = browser.get(path_of(url), headers=person, follow_redirects=False).status_code
                 if status != 303:
                     failures.append(status)
 

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from toolkit.accounts import Role, User
-from toolkit.errors import N_, Forbidden, NotFound, Starting, Unauthorized
+from toolkit.accounts import Role, User, normalise_email
+from toolkit.errors import N_, BadRequest, Forbidden, Invalid, NotFound, Starting, Unauthorized
 from toolkit.i18n import current_language, negotiate, pick_language
 from toolkit.portal import Portal
 from toolkit.settings import Settings
@@ -40,6 +40,10 @@ LOOPBACK = ("127.0.0.0/8", "::1/128")
 FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host", "x-forwarded-proto")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LANGUAGE_COOKIE = "toolkit_lang"
+SSO_HEADER_INVALID = N_(
+    "The single sign-on proxy sent a %(header)s header that is not one e-mail address, so this request "
+    "was refused. Ask your administrator to check the proxy."
+)
 
 
 class Allow(IntEnum):
@@ -190,7 +194,7 @@ def identify(request: Request) -> tuple[User | None, str | None]:
         and request.client
         and _trusted(request.client.host, settings.trusted_proxies)
     ):
-        email = request.headers.get(settings.trusted_email_header)
+        email = trusted_email(request, settings.trusted_email_header)
         if email:
             user = portal.accounts.sso_user(email, auto_create=settings.sso_auto_create)
             if user is not None:
@@ -203,6 +207,35 @@ def identify(request: Request) -> tuple[User | None, str | None]:
             if user is not None and user.active and user.session_epoch == session.epoch:
                 return user, "session"
     return None, None
+
+
+# What a single e-mail address never contains: list separators, angle brackets, quotes, spaces.
+_NOT_IN_ONE_ADDRESS = frozenset(',;<>"() \t')
+
+
+def trusted_email(request: Request, header: str) -> str | None:
+    """The one e-mail address the trusted proxy's header names, or None when it names none.
+
+    A header that names something else (two addresses "a@x.com, b@y.com", a display name, the header
+    sent twice, control characters) is refused with 400 for this request only: believing part of it
+    would sign in the wrong person, and ignoring it would hide a misconfigured or abused proxy.
+    """
+    values = [value.strip() for value in request.headers.getlist(header)]
+    values = [value for value in values if value]
+    if not values:
+        return None
+    email = values[0]
+    if (
+        len(values) > 1
+        or email.count("@") != 1
+        or any(c in _NOT_IN_ONE_ADDRESS or ord(c) < 32 or ord(c) == 127 for c in email)
+    ):
+        raise BadRequest(SSO_HEADER_INVALID, header=header)
+    try:
+        normalise_email(email)
+    except Invalid:
+        raise BadRequest(SSO_HEADER_INVALID, header=header) from None
+    return email
 
 
 @cache

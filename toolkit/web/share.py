@@ -2,14 +2,16 @@
 
 Crawlers get a server-rendered page with Open Graph tags (they run no JavaScript). People are
 counted and sent on to the post's link with UTM parameters, or shown a clean page when the post has
-no link. Nothing about a visitor is stored: the User-Agent is looked at and forgotten, the address
-is never read, and the only cookie is a list of hashed tokens clicked today, so that one browser
-clicking again the same day is not counted twice.
+no link. Nothing about a visitor is stored: the User-Agent and the address are looked at and
+forgotten (only a salted hash of them with the token is held in this instance's memory until the
+day ends, so that a client asking again the same day is not counted twice; see
+toolkit.sharing.ClickDedupe), and the only cookie is a list of hashed tokens clicked today.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from datetime import UTC, datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 
 from toolkit.errors import Gone
 from toolkit.sharing import SHARE_IMAGE_HEIGHT, SHARE_IMAGE_WIDTH, SHARE_PRESET, SharePage, is_crawler
-from toolkit.web.access import Allow, portal_of, route
+from toolkit.web.access import Allow, client_address, portal_of, route
 from toolkit.web.templating import render
 
 CLICKED_COOKIE = "toolkit_clicked"
@@ -72,7 +74,9 @@ async def share_page(request: Request) -> Response:
         page: SharePage = await run_in_threadpool(portal.sharing.page, token)
     except Gone:
         return gone_page(request)
-    if is_crawler(request.headers.get("user-agent")):
+    agent = request.headers.get("user-agent")
+    # Matching ~1,500 robot patterns takes a millisecond or so: not on the event loop.
+    if await run_in_threadpool(is_crawler, agent):
         return _page(request, page, status=200)
     response: Response
     if page.target:
@@ -85,9 +89,25 @@ async def share_page(request: Request) -> Response:
         marks = clicked_today(request.cookies.get(CLICKED_COOKIE), now.date().isoformat())
         mark = _token_mark(token)
         if mark not in marks:
-            portal.sharing.count_click(page.link)
+            # Without the cookie (a fresh or scripted client) the server's own memory decides.
+            portal.sharing.count_click(page.link, client_fingerprint(request, agent))
             _remember_click(request, response, [*marks, mark], now)
     return response
+
+
+def client_fingerprint(request: Request, agent: str | None) -> str:
+    """Who clicked, for counting a click once: the address as the portal sees it (behind a trusted
+    proxy, the sender it names) and the User-Agent. Hashed with a daily salt by ClickDedupe, held
+    in memory only, and never stored or logged. An IPv6 client counts by its /64: one device picks
+    new addresses within it at will (privacy extensions), so single addresses would not tell."""
+    address = client_address(request, portal_of(request).settings.trusted_proxies)
+    if address is None:
+        where = "unknown"
+    elif isinstance(address, ipaddress.IPv6Address):
+        where = str(ipaddress.IPv6Network((address, 64), strict=False))
+    else:
+        where = str(address)
+    return f"{where} {agent or ''}"
 
 
 def _page(request: Request, page: SharePage, *, status: int) -> Response:

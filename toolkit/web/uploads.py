@@ -10,14 +10,27 @@ CSRF: the access guard checks the X-CSRF-Token header when there is one (fetch/X
 plain HTML form cannot send headers, so routes made with route(..., streams_body=True) leave the
 check to this parser, which compares the form's csrf_token field with the cookie and refuses the
 request when it does not match; the file only ever reached a temporary file by then.
+
+Spool: the temporary files live in a folder the portal owns (spool_dir()), never loose in /tmp, so
+what a killed process leaves behind is found again: sweep_spool() removes files untouched for an
+hour, at start and then at most every SPOOL_SWEEP_SECONDS while uploads arrive. A file being written
+is touched by every write, and a finished upload is stored within seconds, so none of them is that
+old. With a folder store the spool is <store>/.spool: the same disk the operator sized for the
+uploads anyway (not a RAM-backed /tmp), and a dot-folder the store never lists as objects. With S3
+it is toolkit-spool-<hash of the store> in the system temp folder, private to the user running the
+portal (or TOOLKIT_SPOOL_DIR for either).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
+import stat
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -30,7 +43,11 @@ from starlette.requests import ClientDisconnect, Request
 
 from toolkit.assets import UploadedFile
 from toolkit.errors import N_, BadRequest, Forbidden, Invalid, TooLarge
+from toolkit.portal import Portal
+from toolkit.store.local import LocalStore
 from toolkit.web.sessions import CSRF_COOKIE, CSRF_FIELD, csrf_matches
+
+log = logging.getLogger(__name__)
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 16 * 1024
@@ -42,6 +59,73 @@ ENVELOPE_BYTES = MAX_FIELDS * (MAX_FIELD_BYTES // 4)
 _FLUSH_BYTES = 1024 * 1024
 
 TOO_LARGE = N_("The file is larger than %(limit)s MB.")
+
+SPOOL_FOLDER = ".spool"  # inside a folder store: hidden from its listings like .tmp
+SPOOL_PREFIX = "upload-"
+SPOOL_MAX_AGE_SECONDS = 3600.0
+SPOOL_SWEEP_SECONDS = 900.0
+_sweeps: dict[Path, float] = {}
+_sweeps_lock = threading.Lock()
+
+
+def spool_dir(portal: Portal) -> Path:
+    """Where uploads wait while they arrive: TOOLKIT_SPOOL_DIR, else <store>/.spool for a folder
+    store, else toolkit-spool-<hash of the store's address> in the system temp folder."""
+    if portal.settings.spool_dir:
+        return Path(portal.settings.spool_dir).expanduser().resolve()
+    store = getattr(portal.store, "inner", portal.store)
+    if isinstance(store, LocalStore):
+        return store.root / SPOOL_FOLDER
+    digest = hashlib.sha256(portal.store.endpoint.encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"toolkit-spool-{digest}"
+
+
+def _prepare(folder: Path) -> Path:
+    """Make the folder (private to this user) when missing. In a folder everyone may write to (the
+    system temp folder), refuse one that someone else made or that points elsewhere: they could
+    swap an upload between its check and its use."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(folder)
+    shared_parent = os.stat(folder.parent).st_mode & stat.S_IWOTH
+    if shared_parent and (stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid()):
+        raise RuntimeError(
+            f"the upload spool {folder} belongs to someone else; set TOOLKIT_SPOOL_DIR to a private folder"
+        )
+    return folder
+
+
+def sweep_spool(portal: Portal, *, max_age_seconds: float = SPOOL_MAX_AGE_SECONDS) -> int:
+    """Remove what killed uploads left in the spool (files untouched for max_age_seconds).
+
+    Called at start; safe while other instances on the same host upload into the same folder,
+    since their files are touched by every write. Returns how many files it removed.
+    """
+    folder = _prepare(spool_dir(portal))
+    with _sweeps_lock:
+        _sweeps[folder] = time.monotonic()
+    cutoff = time.time() - max_age_seconds
+    removed = 0
+    for entry in os.scandir(folder):
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+    if removed:
+        log.info("removed %d abandoned upload(s) from %s", removed, folder)
+    return removed
+
+
+def _spool_for_upload(portal: Portal) -> Path:
+    """The spool, swept again when the last sweep of this process is SPOOL_SWEEP_SECONDS old."""
+    folder = _prepare(spool_dir(portal))
+    with _sweeps_lock:
+        last = _sweeps.get(folder)
+        due = last is None or time.monotonic() - last > SPOOL_SWEEP_SECONDS
+        if due:
+            _sweeps[folder] = time.monotonic()
+    if due:
+        sweep_spool(portal)
+    return folder
 
 
 @dataclass
@@ -60,8 +144,9 @@ class Received:
 class _Sink:
     """The file part: bytes hashed and written to a temporary file in a worker thread."""
 
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, spool: Path) -> None:
         self.filename = filename
+        self.spool = spool
         self.digest = hashlib.sha256()
         self.size = 0
         self.pending: list[bytes] = []
@@ -71,7 +156,7 @@ class _Sink:
 
     def _write(self, chunks: list[bytes]) -> None:
         if self.handle is None:
-            fd, name = tempfile.mkstemp(prefix="toolkit-upload-")
+            fd, name = tempfile.mkstemp(prefix=SPOOL_PREFIX, dir=self.spool)
             self.handle = os.fdopen(fd, "wb")
             self.path = Path(name)
         for chunk in chunks:
@@ -99,7 +184,10 @@ class _Sink:
 class _Parts:
     """Callbacks for python-multipart's streaming parser: which part we are in and where its bytes go."""
 
-    def __init__(self, max_bytes: int, limit_mb: int, csrf_cookie: str | None, csrf_in_body: bool) -> None:
+    def __init__(
+        self, max_bytes: int, limit_mb: int, csrf_cookie: str | None, csrf_in_body: bool, spool: Path
+    ) -> None:
+        self.spool = spool
         self.max_bytes = max_bytes
         self.limit_mb = limit_mb
         self.csrf_cookie = csrf_cookie
@@ -150,7 +238,7 @@ class _Parts:
             if self.sink is not None:
                 raise Invalid(N_("Send one file per upload."))
             filename = options.get(b"filename", b"").decode("utf-8", "replace")
-            self.sink = _Sink(filename)
+            self.sink = _Sink(filename, self.spool)
             self._in_file = True
         elif len(self.fields) >= MAX_FIELDS:
             raise Invalid(N_("The upload has too many fields."))
@@ -209,7 +297,8 @@ async def receive_upload(request: Request, *, max_mb: int) -> Received:
     if declared is not None and declared.isdigit() and int(declared) > max_bytes + ENVELOPE_BYTES:
         raise TooLarge(TOO_LARGE, limit=max_mb)
     csrf_in_body = bool(getattr(request.state, "csrf_in_body", False))
-    parts = _Parts(max_bytes, max_mb, request.cookies.get(CSRF_COOKIE), csrf_in_body)
+    spool = await run_in_threadpool(_spool_for_upload, request.state.portal)
+    parts = _Parts(max_bytes, max_mb, request.cookies.get(CSRF_COOKIE), csrf_in_body, spool)
     parser = MultipartParser(_boundary(request), parts.callbacks())  # type: ignore[arg-type]
     received_bytes = 0
     try:
