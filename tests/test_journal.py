@@ -342,3 +342,27 @@ def test_an_unreadable_entry_is_skipped_and_the_rest_applied(store: Store) -> No
     writer.create("posts", "p2", {"n": 2})
     assert reader.refresh() == 2
     assert reader.refresh() == 0
+
+
+def test_threads_of_one_instance_share_entries_and_every_change_arrives(store: Store) -> None:
+    writer, reader = _started(store, "a"), _started(store, "b")
+    counting = CountingStore(store)
+    writer.store = writer.journal.store = counting
+    barrier = threading.Barrier(8)
+
+    def write(thread: int) -> None:
+        barrier.wait()
+        for n in range(5):
+            writer.create("posts", f"t{thread}-{n}", {"n": n})
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    entries = [info.key for info in store.list(PREFIX)]
+    # Group commit: no number was fought over by the instance's own threads.
+    assert counting.by_operation["put"] == 40 + len(entries)
+    assert len(entries) <= 40
+    reader.refresh()
+    assert reader.count("posts") == 40

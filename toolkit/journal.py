@@ -1,11 +1,13 @@
 """The change journal: how instances learn of each other's writes without listing every record.
 
 Every record write is announced by a small immutable object `journal/<20-digit sequence>.json`
-({kind, id, op, before, instance}). Sequence numbers are gap-free: a writer claims the next number
-with a create-only PUT (If-None-Match) and moves one up on a refusal, so a number exists only
-once every number below it has existed. Names are never timestamps: clock skew and late PUTs
-would make a time-ordered listing skip entries. A reader LISTs with StartAfter its position and
-GETs what changed, so a refresh costs O(changes), not O(records).
+({instance, changes: [{kind, id, op, before}, ...]}; one entry carries the changes of all the
+threads of an instance that announced while it was being written). Sequence numbers are
+gap-free: a writer claims the next number with a create-only PUT (If-None-Match) and moves one up
+on a refusal, so a number exists only once every number below it has existed. Names are never
+timestamps: clock skew and late PUTs would make a time-ordered listing skip entries. A reader
+LISTs with StartAfter its position and GETs what changed, so a refresh costs O(changes), not
+O(records).
 
 The entry is an intent, written before the record. A crash between the two leaves an entry for a
 change that never happened, which readers treat as "check the record": they GET it and apply
@@ -28,7 +30,7 @@ import json
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -75,17 +77,8 @@ class Change:
     before: str | None  # the version the writer started from; None when the record did not exist
     instance: str
 
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "id": self.id,
-            "op": self.op,
-            "before": self.before,
-            "instance": self.instance,
-        }
-
     @classmethod
-    def from_data(cls, seq: int, data: dict[str, Any]) -> Change:
+    def from_data(cls, seq: int, data: dict[str, Any], instance: str) -> Change:
         op = data.get("op")
         return cls(
             seq=seq,
@@ -93,7 +86,7 @@ class Change:
             id=str(data["id"]),
             op="delete" if op == "delete" else "put",
             before=data.get("before"),
-            instance=str(data.get("instance", "")),
+            instance=instance,
         )
 
     def visible_in(self, version: str | None) -> bool:
@@ -116,56 +109,99 @@ class Intent:
     announced: float  # monotonic
 
 
+@dataclass
+class _Waiting:
+    """A change queued for the next entry, and the number it was written under once it was."""
+
+    kind: str
+    id: str
+    op: Op
+    before: str | None
+    seq: int | None = None
+    failure: BaseException | None = None
+
+
 class Journal:
-    """One instance's view of the journal: claiming numbers for its writes, listing others'."""
+    """One instance's view of the journal: claiming numbers for its writes, listing others'.
+
+    Writes of one instance are group-committed: while one thread claims a number, the changes of
+    other threads queue up and go into the next entry together, so a busy instance writes one
+    entry per round trip instead of racing its own threads for numbers.
+    """
 
     def __init__(self, store: Store, instance: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.instance = instance
         self.clock = clock
         self._lock = threading.Lock()
+        self._claiming = threading.Lock()
+        self._queue: list[_Waiting] = []
         self._next = 1
         self._listed_at = float("-inf")
         self._own: set[int] = set()
         self._own_order: deque[int] = deque()
-        self._inflight: dict[int, Intent] = {}
+        self._inflight: Counter[int] = Counter()
 
     # Writing
 
     def announce(self, kind: str, record_id: str, op: Op, before: str | None) -> Intent:
-        """Claim the next number for a write about to be made; the write must follow at once."""
+        """Write an entry announcing this change (with whatever other threads of this instance
+        announce meanwhile); the write itself must follow at once."""
+        waiting = _Waiting(kind, record_id, op, before)
+        with self._lock:
+            self._queue.append(waiting)
+        with self._claiming:
+            if waiting.seq is None and waiting.failure is None:
+                with self._lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    seq = self._claim(batch)
+                except BaseException as exc:
+                    for other in batch:
+                        other.failure = exc
+                    raise
+                for other in batch:
+                    other.seq = seq
+        if waiting.failure is not None:
+            raise waiting.failure
+        assert waiting.seq is not None
+        with self._lock:
+            self._inflight[waiting.seq] += 1
+        return Intent(Change(waiting.seq, kind, record_id, op, before, self.instance), self.clock())
+
+    def _claim(self, batch: list[_Waiting]) -> int:
+        """Create the next free entry holding batch; its number."""
         if self.clock() - self._listed_at > HEAD_MAX_AGE_SECONDS:
             self.list_after(self._next - 1)
+        body = _encode(
+            {
+                "instance": self.instance,
+                "changes": [{"kind": w.kind, "id": w.id, "op": w.op, "before": w.before} for w in batch],
+            }
+        )
         with self._lock:
             seq = self._next
         refusals = 0
         while True:
-            change = Change(seq, kind, record_id, op, before, self.instance)
             try:
-                self.store.put(
-                    entry_key(seq),
-                    _encode(change.to_data()),
-                    content_type="application/json",
-                    if_none_match=True,
-                )
+                self.store.put(entry_key(seq), body, content_type="application/json", if_none_match=True)
+                break
             except VersionMismatch:
+                # Taken by another instance. Numbers stay gap-free because a writer moves past a
+                # number only once it exists.
                 refusals += 1
                 seq += 1
                 if refusals % _PROBES_BEFORE_LISTING == 0:
                     listed = self.list_after(seq - 1)
                     if listed:
                         seq = max(seq, listed[-1] + 1)
-                continue
-            break
-        intent = Intent(change, self.clock())
         with self._lock:
             self._next = max(self._next, seq + 1)
             self._own.add(seq)
             self._own_order.append(seq)
             while len(self._own_order) > _OWN_REMEMBERED:
                 self._own.discard(self._own_order.popleft())
-            self._inflight[seq] = intent
-        return intent
+        return seq
 
     def before_write(self, intent: Intent) -> Intent:
         """The intent to write under: a new one when this one waited so long that readers may
@@ -179,10 +215,13 @@ class Journal:
     def done(self, intent: Intent, *, applied: bool = True) -> None:
         """The write announced by intent is over. applied: its outcome is known and in this
         instance's index; otherwise (a timeout) the entry is read back like another instance's."""
+        seq = intent.change.seq
         with self._lock:
-            self._inflight.pop(intent.change.seq, None)
+            self._inflight[seq] -= 1
+            if self._inflight[seq] <= 0:
+                del self._inflight[seq]
             if not applied:
-                self._own.discard(intent.change.seq)
+                self._own.discard(seq)
 
     def lowest_inflight(self) -> int | None:
         with self._lock:
@@ -211,15 +250,17 @@ class Journal:
         numbers = self.list_after(0)
         return numbers[-1] if numbers else 0
 
-    def read(self, seq: int) -> Change | None:
-        """The entry; None when it cannot be understood (logged and skipped). ObjectMissing when
-        it was collected meanwhile, which tells the reader it fell behind."""
+    def read(self, seq: int) -> list[Change]:
+        """The changes an entry announces; none when it cannot be understood (logged and skipped).
+        ObjectMissing when it was collected meanwhile, which tells the reader it fell behind."""
         raw, _ = self.store.read(entry_key(seq))
         try:
-            return Change.from_data(seq, json.loads(raw))
-        except (ValueError, KeyError, TypeError):
+            data = json.loads(raw)
+            instance = str(data.get("instance", ""))
+            return [Change.from_data(seq, item, instance) for item in data["changes"]]
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.error("journal entry %d is not valid; ignored", seq)
-            return None
+            return []
 
     def collect(self, upto: int) -> int:
         """Delete the entries numbered upto and below (they are in a checkpoint); returns how many."""

@@ -149,7 +149,8 @@ class Records:
         self._refresh_lock = threading.RLock()
         self._generation = 0
         self._position = 0
-        self._pending: dict[int, tuple[Change, float]] = {}
+        # Announced changes whose effect this instance has not seen yet: (seq, index in the entry).
+        self._pending: dict[tuple[int, int], tuple[Change, float]] = {}
         self._checkpoint_seq = 0
         self._pointer_checked_at = clock()
         self._refreshed_at: float | None = None
@@ -431,9 +432,9 @@ class Records:
                 self._reload_from_checkpoint()
                 continue
             moment = self.clock()
-            for entry in entries:
-                if entry is not None:
-                    self._pending[entry.seq] = (entry, moment)
+            for changes in entries:
+                for index, change in enumerate(changes):
+                    self._pending[(change.seq, index)] = (change, moment)
             if numbers:
                 self._position = numbers[-1]
             return self._settle(started, moment)
@@ -444,10 +445,10 @@ class Records:
         targets = sorted({(change.kind, change.id) for change, _ in self._pending.values()})
         states = dict(zip(targets, self._pool.map(lambda key: self._fetch(*key), targets), strict=True))
         changed = sum(self._apply_remote(kind, rid, states[(kind, rid)], started) for kind, rid in targets)
-        for seq, (change, seen) in list(self._pending.items()):
+        for key, (change, seen) in list(self._pending.items()):
             state = states[(change.kind, change.id)]
             if change.visible_in(state.version if state else None) or moment - seen > PENDING_SECONDS:
-                del self._pending[seq]
+                del self._pending[key]
         return changed
 
     def _apply_remote(self, kind: str, record_id: str, record: Record | None, started: int) -> bool:
@@ -564,7 +565,7 @@ class Records:
 
     def _safe_position(self) -> int:
         """The highest position every change at or below which is in this index."""
-        waiting = [seq for seq in self._pending] + [
+        waiting = [seq for seq, _ in self._pending] + [
             seq for seq in [self.journal.lowest_inflight()] if seq is not None
         ]
         return min([self._position, *[seq - 1 for seq in waiting]])

@@ -201,6 +201,7 @@ def test_local_store_disk_errors_are_an_outage_and_leave_nothing(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("toolkit.store.local.os.replace", disk_full)
+    monkeypatch.setattr("toolkit.store.local.os.link", disk_full)
     with pytest.raises(StoreUnavailable, match="No space left"):
         store.put("k/new", b"x", if_none_match=True)
     with pytest.raises(StoreUnavailable):

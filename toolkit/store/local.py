@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import errno
 import fcntl
 import os
 import tempfile
@@ -39,6 +40,7 @@ class LocalStore(Store):
         self.root = Path(root).resolve()
         # durable=False skips fsync: only for bulk fills (demo-company) where a crash means re-running.
         self.durable = durable
+        self._links = True  # hard links available; cleared the first time the file system says no
         self._thread_lock = threading.Lock()
         try:
             (self.root / _TMP).mkdir(parents=True, exist_ok=True)
@@ -119,6 +121,10 @@ class LocalStore(Store):
             if if_match is None and not if_none_match:
                 os.replace(tmp_name, path)
                 return self._etag(os.stat(path))
+            if if_none_match and self._links:
+                created = self._create_by_link(tmp_name, path, key)
+                if created is not None:
+                    return created
             with self._locked():
                 current = self._stat(path)
                 if if_none_match and current is not None:
@@ -136,6 +142,21 @@ class LocalStore(Store):
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
             raise
+
+    def _create_by_link(self, tmp_name: str, path: Path, key: str) -> str | None:
+        """Create-only without the lock: link(2) refuses an existing name atomically. None when
+        the file system has no hard links (the locked path then does it)."""
+        try:
+            os.link(tmp_name, path)
+        except FileExistsError:
+            raise VersionMismatch(key) from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            self._links = False
+            return None
+        os.unlink(tmp_name)
+        return self._etag(os.stat(path))
 
     @staticmethod
     def _stat(path: Path) -> os.stat_result | None:
