@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import builtins
+import threading
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from toolkit.journal import PREFIX as JOURNAL
 from toolkit.store import ObjectInfo, Store
@@ -20,41 +21,72 @@ def everything(store: Store) -> dict[str, str]:
     return {info.key: info.etag for info in store.list("") if not info.key.startswith(JOURNAL)}
 
 
-class CountingStore(Store):
-    """A store that passes every request to a real one and notes it ("get records/posts/p.json")."""
+class RecordingStore(Store):
+    """Passes everything to a real store and notes each request as (operation, key or prefix)."""
 
     def __init__(self, inner: Store) -> None:
         self.inner = inner
-        self.calls: builtins.list[str] = []
+        self.calls: builtins.list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def _note(self, operation: str, key: str) -> None:
+        with self._lock:
+            self.calls.append((operation, key))
 
     @property
     def by_operation(self) -> Counter[str]:
-        return Counter(call.split(" ", 1)[0] for call in self.calls)
+        """How many requests of each operation ("create" is a create-only put)."""
+        with self._lock:
+            return Counter(operation for operation, _ in self.calls)
+
+    def of(self, operation: str) -> builtins.list[str]:
+        with self._lock:
+            return [key for op, key in self.calls if op == operation]
 
     @property
     def endpoint(self) -> str:
         return self.inner.endpoint
 
     def open(self, key: str) -> tuple[BinaryIO, ObjectInfo]:
-        self.calls.append(f"get {key}")
+        self._note("get", key)
         return self.inner.open(key)
 
-    def put(self, key: str, body: bytes | BinaryIO, **kwargs: Any) -> str:
-        self.calls.append(f"put {key}")
-        return self.inner.put(key, body, **kwargs)
+    def read(self, key: str) -> tuple[bytes, str]:
+        self._note("get", key)
+        return self.inner.read(key)
+
+    def put(
+        self,
+        key: str,
+        body: bytes | BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        etag = self.inner.put(
+            key, body, content_type=content_type, if_match=if_match, if_none_match=if_none_match
+        )
+        self._note("create" if if_none_match else "put", key)
+        return etag
 
     def head(self, key: str) -> ObjectInfo | None:
-        self.calls.append(f"head {key}")
+        self._note("head", key)
         return self.inner.head(key)
 
     def list(self, prefix: str, *, start_after: str = "") -> Iterator[ObjectInfo]:
-        self.calls.append(f"list {prefix}")
+        self._note("list", prefix)
         return self.inner.list(prefix, start_after=start_after)
 
     def folders(self, prefix: str) -> builtins.list[str]:
-        self.calls.append(f"list {prefix}")
+        self._note("folders", prefix)
         return self.inner.folders(prefix)
 
     def delete(self, key: str, *, if_match: str | None = None) -> None:
-        self.calls.append(f"delete {key}")
+        self._note("delete", key)
         self.inner.delete(key, if_match=if_match)
+
+    def delete_many(self, keys: builtins.list[str]) -> None:
+        for key in keys:
+            self._note("delete", key)
+        self.inner.delete_many(keys)

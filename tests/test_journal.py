@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.s3server import S3Server
-from tests.storekit import CountingStore
+from tests.storekit import RecordingStore
 from toolkit import checkpoints
 from toolkit.journal import PENDING_SECONDS, PREFIX, Journal, entry_key, seq_of
 from toolkit.records import Records, record_key
@@ -34,7 +34,7 @@ def test_refresh_with_nothing_changed_is_one_listing(store: Store) -> None:
     writer = _started(store, "a")
     for n in range(20):
         writer.create("posts", f"p{n}", {"n": n})
-    counting = CountingStore(store)
+    counting = RecordingStore(store)
     reader = _started(counting, "b")
     counting.calls.clear()
     assert reader.refresh() == 0
@@ -45,7 +45,7 @@ def test_refresh_reads_only_what_changed(store: Store) -> None:
     writer = _started(store, "a")
     for n in range(50):
         writer.create("posts", f"p{n}", {"n": n})
-    counting = CountingStore(store)
+    counting = RecordingStore(store)
     reader = _started(counting, "b")
     for n in range(3):
         writer.update("posts", f"p{n}", {"n": -n - 1}, version=writer.require("posts", f"p{n}").version)
@@ -163,7 +163,7 @@ def test_a_starting_instance_loads_the_checkpoint_and_replays_the_tail(store: St
     assert at == writer.position
     writer.create("posts", "late", {"n": 99})
     writer.delete("posts", "p0")
-    counting = CountingStore(store)
+    counting = RecordingStore(store)
     fresh = _started(counting, "b")
     assert fresh.count("posts") == 30 and fresh.get("posts", "late") is not None
     assert fresh.get("posts", "p0") is None
@@ -233,7 +233,7 @@ def test_a_store_from_before_the_journal_is_listed_once_then_starts_from_a_check
     first = _started(store, "a")
     assert first.count("posts") == 12
     assert checkpoints.Pointer.read(store) is not None
-    counting = CountingStore(store)
+    counting = RecordingStore(store)
     second = _started(counting, "b")
     assert second.count("posts") == 12
     assert counting.by_operation["list"] == 1  # the journal only: no listing of records
@@ -242,7 +242,7 @@ def test_a_store_from_before_the_journal_is_listed_once_then_starts_from_a_check
 
 def test_on_demand_records_are_not_held_and_unknown_ones_are_remembered(store: Store) -> None:
     writer = _started(store, "a")
-    counting = CountingStore(store)
+    counting = RecordingStore(store)
     reader = _started(counting, "b")
     writer.create("share-links", "tokenAAAAAAAAAAAAAAAA", {"user_id": "u"})
     assert "share-links" not in reader.counts()
@@ -346,7 +346,7 @@ def test_an_unreadable_entry_is_skipped_and_the_rest_applied(store: Store) -> No
 
 def test_threads_of_one_instance_share_entries_and_every_change_arrives(store: Store) -> None:
     writer, reader = _started(store, "a"), _started(store, "b")
-    counting = CountingStore(store)
+    counting = RecordingStore(store)
     writer.store = writer.journal.store = counting
     barrier = threading.Barrier(8)
 
@@ -362,7 +362,7 @@ def test_threads_of_one_instance_share_entries_and_every_change_arrives(store: S
         thread.join()
     entries = [info.key for info in store.list(PREFIX)]
     # Group commit: no number was fought over by the instance's own threads.
-    assert counting.by_operation["put"] == 40 + len(entries)
+    assert counting.by_operation["create"] == 40 + len(entries)
     assert len(entries) <= 40
     reader.refresh()
     assert reader.count("posts") == 40

@@ -137,4 +137,4 @@ def test_check_names_what_is_wrong_on_a_broken_deployment() -> None:
     )
     assert result.returncode == 1
     assert "The store cannot be used" in result.stdout and "127.0.0.1:9" in result.stdout
-    assert "TOOLKIT_SECRET_KEY is the insecure default" in result.stdout
+    assert "TOOLKIT_SECRET_KEY is not set" in result.stdout

@@ -15,7 +15,7 @@ from PIL import Image, ImageFont
 
 from tests.conftest import started_portal
 from tests.imaging.samples import close, encode, halves, make_logo, mean, opened
-from tests.storekit import CountingStore, everything
+from tests.storekit import RecordingStore, everything
 from toolkit import renditions as renditions_module
 from toolkit.accounts import User
 from toolkit.assets import Asset, UploadedFile
@@ -158,7 +158,7 @@ def test_failed_render_reaches_every_waiting_request_and_is_not_kept(
 def test_memory_cache_answers_without_touching_the_store(portal: Portal, tmp_path: Path) -> None:
     asset = add_image(portal, tmp_path, grey_photo())
     first = portal.renditions.render(asset, "x-landscape", "jpeg")
-    counting = CountingStore(portal.store)
+    counting = RecordingStore(portal.store)
     portal.renditions.store = counting
     portal.assets.store = counting
     portal.brand.store = counting
@@ -175,7 +175,7 @@ def test_store_is_asked_once_and_the_master_read_only_when_rendering(
     portal.renditions.render(asset, "x-landscape", "jpeg")
     other = started_portal(store, store_url, instance="test-b")
     try:
-        counting = CountingStore(store)
+        counting = RecordingStore(store)
         other.renditions.store = counting
         other.assets.store = counting
         other.renditions.render(other.assets.require(asset.id), "x-landscape", "jpeg")
@@ -183,7 +183,7 @@ def test_store_is_asked_once_and_the_master_read_only_when_rendering(
     finally:
         other.close()
     # One listing finds the stored rendition, one read fetches it; the master is never read.
-    assert [c.split()[0] for c in counting.calls] == ["list", "get"]
+    assert [operation for operation, _ in counting.calls] == ["list", "get"]
 
 
 def test_memory_cache_drops_least_recently_used_past_its_budget() -> None:

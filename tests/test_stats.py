@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
+from tests.test_counters import Clock
 from toolkit.accounts import User
-from toolkit.counters import CounterKey
+from toolkit.counters import METRICS, CounterKey, Counters
 from toolkit.errors import Invalid
 from toolkit.portal import Portal
 from toolkit.posts import Post
 from toolkit.settings import Settings
-from toolkit.stats import Period, parse_period
+from toolkit.stats import Period, Stats, parse_period
 from toolkit.store import Store
 
 TODAY = date(2025, 6, 30)
@@ -180,3 +182,58 @@ def test_leaderboard_is_off_by_default_honours_opt_out_and_is_audited(portal: Po
     assert portal.stats.leaderboard(period, totals) == []
     actions = [e.action for e in portal.audit.entries(object_id="leaderboard")]
     assert actions == ["leaderboard.off", "leaderboard.on"]
+
+
+def _page(stats: Stats, period: Period, people: list[User], totals: dict[CounterKey, int] | None) -> Any:
+    """Everything the statistics page, the CSV and each person's own numbers show for the period."""
+    report = stats.report(period, totals)
+    public = report.public()
+    public["posts"] = sorted(public["posts"], key=lambda row: row["id"])
+    return (
+        public,
+        sorted(report.csv().splitlines()),
+        stats.series(period, totals),
+        stats.leaderboard(period, totals),
+        [stats.mine(person, period, totals).public() for person in people],
+    )
+
+
+def test_the_numbers_are_the_same_before_and_after_roll_up(portal: Portal, store: Store) -> None:
+    author = _person(portal, "marketing@example.com", "marketing")
+    people = [_person(portal, f"person{n}@example.com") for n in range(8)]
+    posts = [_post(portal, author, f"Post {n}", f"Campaign {n % 2}") for n in range(4)]
+    portal.stats.set_leaderboard(True, author)
+    clock = Clock(datetime.combine(TODAY, time(12, 30), UTC))
+    writers = [Counters(store, "web-1", clock=clock), Counters(store, "web-2", clock=clock)]
+    rng = random.Random(5)
+    # A quiet year: counts on every 29th day, and on the last days (still raw when the page is read).
+    days = [TODAY - timedelta(days=n) for n in (*range(0, 366, 29), 1, 2, 3)]
+    for day in days:
+        for _ in range(12):
+            metric = rng.choice(METRICS)
+            rng.choice(writers).add(
+                metric,
+                rng.choice(posts).id,
+                rng.choice(people).id,
+                rng.choice(("", "v")) if metric != "click" else "",
+                amount=rng.randrange(1, 5),
+                day=day.isoformat(),
+            )
+    for writer in writers:
+        writer.flush()
+
+    def stats(name: str) -> Stats:
+        counters = Counters(store, name, clock=clock)
+        return Stats(portal.records, portal.audit, portal.accounts, portal.posts, counters, lambda: TODAY)
+
+    # A year (rolled-up months, rolled-up days of June, raw days) and a period from mid-August.
+    periods = (Period(TODAY - timedelta(days=364), TODAY), Period(date(2024, 8, 15), TODAY))
+    key_by_key = stats("key-by-key")  # the numbers as the previous release summed them
+    expected = [_page(key_by_key, p, people, writers[0].totals(p.first, p.last)) for p in periods]
+    assert _page(stats("before"), periods[0], people, None) == expected[0]  # no roll-up yet: raw days
+    Counters(store, "web-1", clock=clock).roll_up()
+    after = stats("after")
+    for period, numbers in zip(periods, expected, strict=True):
+        assert _page(after, period, people, None) == numbers
+        # The way the page asks: one handle for the period and the chart.
+        assert _page(after, period, people, after.totals(period)) == numbers

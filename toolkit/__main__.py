@@ -35,28 +35,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from toolkit.app import create_app
-    from toolkit.demo import demo_people, seed_demo
 
     if "TOOLKIT_BASE_URL" not in os.environ:
         # Links printed below and put in share links must point where this server listens.
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         settings = dataclasses.replace(settings, base_url=f"http://{host}:{args.port}")
         os.environ["TOOLKIT_BASE_URL"] = settings.base_url  # worker processes read the environment
-    portal = _portal(settings)
-    if args.demo and seed_demo(portal):
-        print("Seeded the demo content.")
-    if not portal.accounts.has_admin():
-        link = portal.accounts.issue_link(None, "setup")
-        url = _link(settings, link.secret)
-        print(f"\nNo administrator yet. Open this one-time link to create the first one:\n  {url}\n")
-    if args.demo:
-        from toolkit.accounts import User
-
-        for record in demo_people(portal):
-            user = User.from_record(record)
-            link = portal.accounts.issue_link(user, "login")
-            print(f"Sign in as the demo {user.role} ({user.email}):\n  {_link(settings, link.secret)}")
-    print(f"\nServing {settings.base_url} (store: {portal.store.endpoint})", flush=True)
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
@@ -65,12 +49,49 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "proxy_headers": False,
     }
     if args.workers > 1:
-        # Each worker is an independent instance on the same store, exactly like several hosts.
+        # Each worker is an independent instance on the same store, exactly like several hosts;
+        # this process prepares the store (demo content, the first-admin link) and hands over.
+        portal = _portal(settings)
+        _welcome(portal, demo=args.demo)
         portal.close()
-        uvicorn.run("toolkit.app:create_app", factory=True, workers=args.workers, **common)
-    else:
-        uvicorn.run(create_app(settings, portal=portal), **common)
+        print(f"\nServing {settings.base_url} (store: {portal.store.endpoint})", flush=True)
+        uvicorn.run("toolkit.app:create_serving_app", factory=True, workers=args.workers, **common)
+        return 0
+    portal = Portal(settings)
+    try:
+        portal.store.ping()
+    except StoreUnavailable as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"\nServing {settings.base_url} (store: {portal.store.endpoint})", flush=True)
+    # Listening at once: /api/v1/health says 503 "starting" until the records are loaded.
+    app = create_app(
+        settings,
+        portal=portal,
+        serve_while_starting=True,
+        after_start=lambda ready: _welcome(ready, demo=args.demo),
+    )
+    uvicorn.run(app, **common)
     return 0
+
+
+def _welcome(portal: Portal, *, demo: bool) -> None:
+    """Seed the demo content if asked, and print the links a person needs to get in."""
+    from toolkit.accounts import User
+    from toolkit.demo import demo_people, seed_demo
+
+    settings = portal.settings
+    if demo and seed_demo(portal):
+        print("Seeded the demo content.")
+    if not portal.accounts.has_admin():
+        link = portal.accounts.issue_link(None, "setup")
+        url = _link(settings, link.secret)
+        print(f"\nNo administrator yet. Open this one-time link to create the first one:\n  {url}\n")
+    if demo:
+        for record in demo_people(portal):
+            user = User.from_record(record)
+            link = portal.accounts.issue_link(user, "login")
+            print(f"Sign in as the demo {user.role} ({user.email}):\n  {_link(settings, link.secret)}")
+    sys.stdout.flush()
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
@@ -113,6 +134,38 @@ def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     portal = _portal(settings)
     print("Seeded the demo content." if seed_demo(portal) else "The demo content is there already.")
+    return 0
+
+
+def cmd_demo_company(args: argparse.Namespace, settings: Settings) -> int:
+    from toolkit.company import CompanySpec, StoreNotEmpty, bulk_store, make_company
+
+    try:
+        spec = CompanySpec(
+            employees=args.employees,
+            posts_per_year=args.posts,
+            share_rate=args.share_rate,
+            years=args.years,
+            seed=args.seed,
+            instances=args.instances,
+            threads=args.threads,
+        )
+        if args.store:
+            settings = dataclasses.replace(settings, store=args.store)
+        store = bulk_store(settings.store, settings)
+        report = make_company(
+            settings,
+            spec,
+            store=store,
+            force=args.force,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    except StoreNotEmpty as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (StoreUnavailable, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(report.summary())
     return 0
 
 
@@ -214,6 +267,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="S3 endpoint of the destination when it differs from TOOLKIT_S3_ENDPOINT_URL",
     )
     command("seed-demo", cmd_seed_demo, "add the demo people, imagery, posts and policy once")
+    company = command(
+        "demo-company",
+        cmd_demo_company,
+        "fill an empty store with a synthetic company (people, posts, share links, acknowledgements, "
+        "counters) to size a deployment",
+    )
+    company.add_argument("--employees", type=int, default=5000, help="people (default 5000)")
+    company.add_argument("--posts", type=int, default=300, help="posts per year (default 300)")
+    company.add_argument(
+        "--share-rate",
+        type=float,
+        default=0.3,
+        help="the average fraction of the posts of their time a person takes a share link for (default 0.3)",
+    )
+    company.add_argument("--years", type=float, default=1.0, help="years of history (default 1)")
+    company.add_argument("--store", default="", help="folder or s3://bucket/prefix (default TOOLKIT_STORE)")
+    company.add_argument("--seed", type=int, default=1, help="the same seed makes the same company")
+    company.add_argument(
+        "--instances", type=int, default=1, help="instances the counter history is spread over (default 1)"
+    )
+    company.add_argument(
+        "--threads", type=int, default=0, help="writer threads (default: 1 for a folder, 24 for S3)"
+    )
+    company.add_argument("--force", action="store_true", help="add to a store that has records already")
     command("settings", cmd_settings, "print the effective settings (secrets masked)")
 
     user = commands.add_parser("user", help="manage accounts").add_subparsers(dest="action", required=True)

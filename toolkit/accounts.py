@@ -1,26 +1,41 @@
-"""People who use the portal: users, roles, passwords, API tokens and one-time links."""
+"""People who use the portal: users, roles, passwords, sessions, API tokens and one-time links,
+and the sign-in throttle."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import logging
 import secrets
 import threading
 import time
-from collections import deque
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
 from toolkit.audit import AuditLog
 from toolkit.errors import N_, Conflict, Forbidden, Invalid, NotFound, TooManyRequests
+from toolkit.fields import clean_text
+from toolkit.keys import Keys
 from toolkit.records import Record, Records, new_id
+from toolkit.store import ObjectMissing, Store, StoreUnavailable, VersionMismatch
+
+log = logging.getLogger(__name__)
 
 USERS = "users"
 EMAILS = "user-emails"  # one claim per address, so two instances cannot create the same person twice
 TOKENS = "tokens"
 LINKS = "one-time-links"
+# Create-only markers of spent one-time links, spent/<sha256 of the secret>: see use_link.
+SPENT_PREFIX = "spent/"
+# One claim, made create-only by whoever creates the first admin through a setup link: two setup
+# links used at the same moment on two instances cannot both make an admin.
+SETUP = "setup"
+FIRST_ADMIN = "first-admin"
 
 LINK_PURPOSES = ("setup", "invite", "reset", "login")
 LINK_LIFETIME = {
@@ -30,6 +45,10 @@ LINK_LIFETIME = {
     "login": timedelta(days=7),
 }
 MIN_PASSWORD = 10
+# Sessions signed out one by one that a person's record remembers until they would have expired;
+# past this many, signing out once more ends all of that person's sessions instead (the safe side).
+MAX_ENDED_SESSIONS = 50
+LINK_EXPIRED = N_("This link has expired or was already used. Ask for a new one.")
 
 
 class Role(IntEnum):
@@ -123,6 +142,8 @@ class User:
     session_epoch: int = 0
     leaderboard_opt_out: bool = False
     created_at: str = ""
+    # Sessions signed out one by one: session id -> when it would have expired (Unix seconds).
+    ended_sessions: dict[str, int] = field(default_factory=dict, compare=False)
     version: str = field(default="", compare=False)
 
     @property
@@ -144,11 +165,16 @@ class User:
     def display_name(self) -> str:
         return self.name or self.email
 
+    def live_session(self, epoch: int, sid: str) -> bool:
+        """Whether a session of this person from that epoch, with that id, still signs them in."""
+        return self.active and self.session_epoch == epoch and sid not in self.ended_sessions
+
     def public(self) -> dict[str, Any]:
         """What the API may show about a person: never the password hash."""
         data = asdict(self)
         data.pop("password_hash")
         data.pop("session_epoch")
+        data.pop("ended_sessions")
         data["has_password"] = bool(self.password_hash)
         return data
 
@@ -172,44 +198,247 @@ class Issued:
     expires_at: str = ""
 
 
+PROFILE_TEXT_LIMIT = 200
 PROFILE_FIELDS = ("name", "first_name", "job_title", "team", "language", "leaderboard_opt_out")
 
 
+TOO_MANY_ATTEMPTS = N_("Too many failed attempts. Wait a few minutes and try again.")
+THROTTLE_PREFIX = "throttle/sign-in/"
+
+
+@dataclass(frozen=True)
+class ThrottleRules:
+    """Failures allowed before waiting, and how the wait grows."""
+
+    per_account: int = 5  # failures of one client address on one account
+    per_address: int = 20  # failures of one client address on all accounts together (spraying)
+    first_wait: float = 30.0  # then 30 s, doubling with each further failure
+    longest_wait: float = 15 * 60.0
+    forget_after: float = 60 * 60.0  # a counter with no failure for this long starts again
+
+    def wait(self, failures: int, free: int) -> float:
+        if failures < free:
+            return 0.0
+        doublings: int = min(failures - free, 30)
+        return min(self.longest_wait, self.first_wait * float(2**doublings))
+
+
+Counter = dict[str, float]
+State = dict[str, Any]
+
+
+def _counter(raw: Any) -> Counter:
+    try:
+        return {name: float(raw.get(name, 0)) for name in ("n", "last", "until")}
+    except (AttributeError, TypeError, ValueError):
+        return {"n": 0.0, "last": 0.0, "until": 0.0}
+
+
 class LoginThrottle:
-    """Failed sign-ins per e-mail in a sliding window, kept in this instance's memory."""
+    """Failed sign-ins per (account, client address) and per client address, shared by every
+    instance through the store.
 
-    def __init__(self, limit: int = 5, window: float = 15 * 60) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
+    After `per_account` failures of one address on one account, that address waits before it may
+    try that account again, and after `per_address` failures on any accounts, before it may try any;
+    each further failure doubles the wait (30 s up to 15 minutes). Another address, and so the
+    account's owner, is never held up by someone else's failures: only a client's own failures make
+    it wait. Unknown e-mail addresses count exactly like known ones, and every refusal says the same.
+
+    Store: one small JSON object per client address and UTC day,
+    throttle/sign-in/<day>/<pseudonym>.json, holding the address's counter and one per account it
+    failed on, written with If-Match/If-None-Match (a refused write reads again and retries). A
+    check reads today's object, or yesterday's when there is none today (the first failure of a day
+    carries over what is still counting). Nothing is written for a successful sign-in from an
+    address without failures. Objects of days before yesterday are deleted by the first instance to
+    write on a new day. Addresses and e-mails appear only as HMACs under the portal's key.
+    When the store cannot be reached, this instance's own memory of the recent state decides.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        key: Callable[[], bytes],
+        *,
+        rules: ThrottleRules | None = None,
+        clock: Callable[[], float] = time.time,
+        memory: int = 10_000,
+    ) -> None:
+        self.store = store
+        self.rules = rules or ThrottleRules()
+        self.clock = clock
+        self._key = key
+        self._memory = memory
+        self._local: OrderedDict[str, State] = OrderedDict()
         self._lock = threading.Lock()
+        self._swept = ""
 
-    def check(self, email: str) -> None:
+    # What callers use
+
+    def check(self, account: str, client: str) -> None:
+        """TooManyRequests while this client must wait before trying this account."""
+        bucket, name = self._pseudonym("address", client), self._pseudonym("account", account)
+        try:
+            state = self._read(bucket)[0]
+        except StoreUnavailable:
+            log.warning("sign-in throttle: store unreachable, using this instance's memory")
+            state = self._remembered(bucket)
+        moment = self.clock()
+        account_until = _counter(state["accounts"].get(name))["until"]
+        if state["until"] > moment or account_until > moment:
+            raise TooManyRequests(TOO_MANY_ATTEMPTS)
+
+    def failed(self, account: str, client: str) -> None:
+        bucket, name = self._pseudonym("address", client), self._pseudonym("account", account)
+
+        def change(state: State) -> State | None:
+            moment = self.clock()
+            rules = self.rules
+            one = _counter(state["accounts"].get(name))
+            one["n"] += 1
+            one["last"] = moment
+            one["until"] = moment + rules.wait(int(one["n"]), rules.per_account)
+            state["n"] += 1
+            state["last"] = moment
+            state["until"] = moment + rules.wait(int(state["n"]), rules.per_address)
+            state["accounts"][name] = one
+            return state
+
+        self._change(bucket, change)
+
+    def succeeded(self, account: str, client: str) -> None:
+        """The right password: this client's count for this account starts again (its count over all
+        accounts does not, or one account of its own would let it spray for ever)."""
+        bucket, name = self._pseudonym("address", client), self._pseudonym("account", account)
+        if name not in self._remembered(bucket)["accounts"]:
+            return  # check() read it a moment ago: nothing to clear, so no store request at all
+
+        def change(state: State) -> State | None:
+            return state if state["accounts"].pop(name, None) is not None else None
+
+        self._change(bucket, change)
+
+    # The shared objects
+
+    def _pseudonym(self, kind: str, value: str) -> str:
+        return hmac.new(self._key(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _day(self, offset: int = 0) -> str:
+        moment = datetime.fromtimestamp(self.clock(), UTC).date() - timedelta(days=offset)
+        return moment.isoformat()
+
+    def _state(self, raw: bytes) -> State:
+        """The object's counters without what is forgotten; an unreadable object counts as empty."""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        moment, rules = self.clock(), self.rules
+
+        def counting(counter: Counter) -> bool:
+            return counter["until"] > moment or moment - counter["last"] < rules.forget_after
+
+        top = _counter(data)
+        accounts = data.get("accounts")
+        counters = {str(n): _counter(c) for n, c in accounts.items()} if isinstance(accounts, dict) else {}
+        kept = {name: counter for name, counter in counters.items() if counting(counter)}
+        if not counting(top):
+            top = {"n": 0.0, "last": 0.0, "until": 0.0}
+        return {**top, "accounts": kept}
+
+    def _read(self, bucket: str) -> tuple[State, str | None, str]:
+        """(state, version of today's object or None, today's key)."""
+        key = f"{THROTTLE_PREFIX}{self._day()}/{bucket}.json"
+        try:
+            raw, etag = self.store.read(key)
+            state = self._state(raw)
+            self._remember(bucket, state)
+            return state, etag, key
+        except ObjectMissing:
+            pass
+        try:
+            raw, _ = self.store.read(f"{THROTTLE_PREFIX}{self._day(1)}/{bucket}.json")
+            state = self._state(raw)
+        except ObjectMissing:
+            state = self._state(b"{}")
+        self._remember(bucket, state)
+        return state, None, key
+
+    def _change(self, bucket: str, change: Callable[[State], State | None]) -> None:
+        for _ in range(8):
+            try:
+                state, version, key = self._read(bucket)
+            except StoreUnavailable:
+                log.warning("sign-in throttle: store unreachable, counting in this instance's memory")
+                changed = change(self._remembered(bucket))
+                if changed is not None:
+                    self._remember(bucket, changed)
+                return
+            changed = change(state)
+            if changed is None:
+                return
+            body = json.dumps(changed, separators=(",", ":")).encode()
+            try:
+                if version is None:
+                    self.store.put(key, body, content_type="application/json", if_none_match=True)
+                else:
+                    self.store.put(key, body, content_type="application/json", if_match=version)
+            except VersionMismatch:
+                continue  # another instance counted a failure of this client at the same moment
+            except StoreUnavailable:
+                log.warning("sign-in throttle: store unreachable, counting in this instance's memory")
+                self._remember(bucket, changed)
+                return
+            self._remember(bucket, changed)
+            if version is None:
+                self._sweep()
+            return
+        log.warning("sign-in throttle: gave up counting after repeated conflicting writes")
+
+    def _sweep(self) -> None:
+        """Delete the objects of days before yesterday, once a day per instance."""
+        today = self._day()
+        if self._swept == today:
+            return
+        self._swept = today
+        keep_from = self._day(1)
+        try:
+            for day in self.store.folders(THROTTLE_PREFIX):
+                if _is_day(day) and day < keep_from:
+                    self.store.delete_many([info.key for info in self.store.list(f"{THROTTLE_PREFIX}{day}/")])
+        except Exception:
+            log.exception("sign-in throttle: could not delete old objects; the next day tries again")
+
+    # This instance's memory, for when the store cannot be reached
+
+    def _remember(self, bucket: str, state: State) -> None:
         with self._lock:
-            recent = self._recent(email)
-            if len(recent) >= self.limit:
-                raise TooManyRequests(N_("Too many failed attempts. Wait a few minutes and try again."))
+            self._local[bucket] = state
+            self._local.move_to_end(bucket)
+            while len(self._local) > self._memory:
+                self._local.popitem(last=False)
 
-    def failed(self, email: str) -> None:
+    def _remembered(self, bucket: str) -> State:
         with self._lock:
-            self._recent(email).append(time.monotonic())
+            known = self._local.get(bucket)
+        return self._state(json.dumps(known).encode()) if known is not None else self._state(b"{}")
 
-    def succeeded(self, email: str) -> None:
-        with self._lock:
-            self._failures.pop(email, None)
 
-    def _recent(self, email: str) -> deque[float]:
-        stamps = self._failures.setdefault(email, deque())
-        while stamps and stamps[0] < time.monotonic() - self.window:
-            stamps.popleft()
-        return stamps
+def _is_day(name: str) -> bool:
+    try:
+        date.fromisoformat(name)
+    except ValueError:
+        return False
+    return len(name) == 10
 
 
 class Accounts:
-    def __init__(self, records: Records, audit: AuditLog) -> None:
+    def __init__(self, records: Records, audit: AuditLog, *, keys: Keys | None = None) -> None:
         self.records = records
         self.audit = audit
-        self.throttle = LoginThrottle()
+        # The portal's key; without one (tools and tests that make Accounts alone), the store's.
+        self.keys = keys or Keys(records.store)
+        self.throttle = LoginThrottle(records.store, lambda: self.keys.derive("sign-in-throttle"))
         self._users: dict[str, User] = {}
 
     # Looking people up
@@ -241,7 +470,9 @@ class Accounts:
         return sorted((User.from_record(r) for r in self.records.all(USERS)), key=lambda u: u.email)
 
     def has_admin(self) -> bool:
-        return any(u.role == "admin" and u.active and u.password_hash for u in self.all())
+        """Whether any admin account exists, active or not, with a password or single sign-on only:
+        while none does, a setup link can make the first one; after that, never."""
+        return any(record.data.get("role") == Role.admin.name for record in self.records.all(USERS))
 
     # Changing people
 
@@ -296,7 +527,11 @@ class Accounts:
             elif not isinstance(value, str):
                 raise Invalid(N_("%(field)s must be text."), field=key)
             else:
-                changes[key] = value.strip()[:200]
+                changes[key] = clean_text(value, key)
+                if len(changes[key]) > PROFILE_TEXT_LIMIT:
+                    raise Invalid(
+                        N_("%(field)s is longer than %(n)s characters."), field=key, n=PROFILE_TEXT_LIMIT
+                    )
         if changes.get("language") not in (None, "", *LANGUAGES):
             raise Invalid(N_("Unknown language."))
         return self._save(
@@ -314,7 +549,7 @@ class Accounts:
             raise Forbidden(N_("You cannot deactivate yourself."))
         # Both directions bump the epoch: deactivation ends every session, and reactivation voids
         # every one-time link issued before it (also those issued while the account was inactive).
-        changed = replace(user, active=active, session_epoch=user.session_epoch + 1)
+        changed = replace(user, active=active, session_epoch=user.session_epoch + 1, ended_sessions={})
         action = "user.activate" if active else "user.deactivate"
         saved = self._save(user, changed, action, actor)
         if not active:
@@ -324,24 +559,75 @@ class Accounts:
 
     def set_password(self, user: User, password: str, *, actor: User | None = None) -> User:
         check_password_strength(password)
-        changed = replace(user, password_hash=hash_password(password), session_epoch=user.session_epoch + 1)
+        changed = replace(
+            user,
+            password_hash=hash_password(password),
+            session_epoch=user.session_epoch + 1,
+            ended_sessions={},
+        )
         return self._save(user, changed, "user.password", actor or user)
+
+    # Ending sessions
+
+    def end_session(self, user_id: str, sid: str, expires_at: float) -> None:
+        """Sign one session out: every instance refuses it once it has this record (its next refresh).
+
+        The session id is kept in the person's record until the session would have expired anyway;
+        expired ids are dropped at each write, and past MAX_ENDED_SESSIONS the person's epoch is
+        bumped instead, which ends all their sessions.
+        """
+        if self.records.get(USERS, user_id) is None:
+            return
+
+        def change(data: dict[str, Any]) -> dict[str, Any]:
+            moment = time.time()
+            before = data.get("ended_sessions")
+            ended = {
+                str(k): int(v)
+                for k, v in (before.items() if isinstance(before, dict) else ())
+                if isinstance(v, int | float) and v > moment
+            }
+            ended[sid] = int(expires_at) + 1
+            if len(ended) > MAX_ENDED_SESSIONS:
+                data["session_epoch"] = int(data.get("session_epoch", 0)) + 1
+                ended = {}
+            data["ended_sessions"] = ended
+            return data
+
+        self.records.modify(USERS, user_id, change)
+
+    def end_all_sessions(self, user: User, *, actor: User | None = None) -> User:
+        """Sign this person out everywhere: every session made before now stops working."""
+
+        def change(data: dict[str, Any]) -> dict[str, Any]:
+            data["session_epoch"] = int(data.get("session_epoch", 0)) + 1
+            data["ended_sessions"] = {}
+            return data
+
+        record = self.records.modify(USERS, user.id, change)
+        self.audit.record(
+            actor or user, "user.sessions.end", USERS, user.id, user.version, record.version, {}
+        )
+        return User.from_record(record)
 
     # Signing in
 
-    def authenticate(self, email: str, password: str) -> User:
-        """The active user with that e-mail and password; one vague error for every failure."""
+    def authenticate(self, email: str, password: str, client: str = "") -> User:
+        """The active user with that e-mail and password; one vague error for every failure.
+
+        client: who is signing in (the web layer's client address bucket), for the throttle.
+        """
         key = email.strip().lower()
-        self.throttle.check(key)
+        self.throttle.check(key, client)
         user = self.by_email(email)
         ok = verify_password(password, user.password_hash) if user and user.password_hash else False
         if not user:
             # Spend the same time as a real check, so timing does not tell which addresses exist.
             verify_password(password, _DUMMY_HASH)
         if not ok or user is None or not user.active:
-            self.throttle.failed(key)
+            self.throttle.failed(key, client)
             raise Invalid(N_("That e-mail and password do not match an active account."))
-        self.throttle.succeeded(key)
+        self.throttle.succeeded(key, client)
         return user
 
     def sso_user(self, email: str, *, auto_create: bool) -> User | None:
@@ -397,6 +683,8 @@ class Accounts:
         """A one-time link; 'setup' links belong to nobody yet and create the first admin."""
         if purpose not in LINK_PURPOSES or (user is None) != (purpose == "setup"):
             raise ValueError(purpose)
+        if purpose == "setup" and self.has_admin():
+            raise ValueError("an admin account exists: no setup link")
         secret = secrets.token_urlsafe(24)
         expires = now() + LINK_LIFETIME[purpose]
         data: dict[str, Any] = {
@@ -421,7 +709,8 @@ class Accounts:
             raise expired
         purpose = record.data["purpose"]
         if purpose == "setup":
-            if self.has_admin():
+            # Only while there is no admin account at all (SSO-only admins included).
+            if self.has_admin() or self.records.get(SETUP, FIRST_ADMIN) is not None:
                 raise expired
             return None, purpose
         user = self.get(record.data["user_id"])
@@ -430,13 +719,30 @@ class Accounts:
         return user, purpose
 
     def use_link(self, secret: str) -> tuple[User | None, str]:
-        """Spend a link exactly once, even when two instances receive it at the same moment."""
+        """Spend a link exactly once, even when two instances receive it at the same moment.
+
+        Who spends it is decided by a create-only marker, spent/<digest>: If-None-Match on create
+        is the one conditional primitive this relies on (`toolkit check` verifies it, also under
+        concurrency). The link record is deleted after that, conditionally; alone, that delete
+        would let a link work twice on a store that ignores If-Match on DELETE.
+        """
+        used = NotFound(N_("This link has expired or was already used. Ask for a new one."))
         user, purpose = self.peek_link(secret)
         record = self.records.require(LINKS, _digest(secret))
+        marker = json.dumps({"spent_at": iso(now()), "expires_at": record.data["expires_at"]}).encode()
+        try:
+            self.records.store.put(
+                SPENT_PREFIX + record.id, marker, content_type="application/json", if_none_match=True
+            )
+        except VersionMismatch:
+            raise used from None
         try:
             self.records.delete(LINKS, record.id, version=record.version)
         except (Conflict, NotFound):
-            raise NotFound(N_("This link has expired or was already used. Ask for a new one.")) from None
+            raise used from None  # deleted or replaced meanwhile (revoked): not this link any more
+        except StoreUnavailable:
+            # Spent all the same (the marker says so); the record goes with the expired ones.
+            log.warning("could not delete spent one-time link %s", record.id[:12], exc_info=True)
         return user, purpose
 
     def create_first_admin(self, secret: str, email: str, name: str, password: str) -> User:
@@ -444,8 +750,12 @@ class Accounts:
         normalise_email(email)
         _, purpose = self.peek_link(secret)
         if purpose != "setup":
-            raise NotFound(N_("This link has expired or was already used. Ask for a new one."))
+            raise NotFound(LINK_EXPIRED)
         self.use_link(secret)
+        try:
+            self.records.create(SETUP, FIRST_ADMIN, {"email": normalise_email(email), "at": iso(now())})
+        except Conflict:
+            raise NotFound(LINK_EXPIRED) from None
         existing = self.by_email(email)
         if existing is not None:
             # A password set here is a password change too: the person's older links stop working.
@@ -465,6 +775,18 @@ class Accounts:
             if datetime.fromisoformat(record.data["expires_at"]) < now():
                 self.records.delete(LINKS, record.id)
                 gone += 1
+        # A spent marker only matters while its link could still be valid.
+        store = self.records.store
+        for info in list(store.list(SPENT_PREFIX)):
+            try:
+                expires = json.loads(store.read(info.key)[0])["expires_at"]
+                if datetime.fromisoformat(expires) >= now():
+                    continue
+            except ObjectMissing:
+                continue
+            except (ValueError, KeyError, TypeError):
+                pass  # unreadable: not one of ours to keep
+            store.delete(info.key)
         return gone
 
 

@@ -17,12 +17,14 @@ from toolkit.settings import Settings
 from toolkit.store import Store, StoreUnavailable
 from toolkit.web.access import routes_without_declaration
 from toolkit.web.errors import EXCEPTION_HANDLERS
+from toolkit.web.idempotency import purge_expired
 from toolkit.web.logs import configure_logging
 from toolkit.web.middleware import PortalMiddleware
 from toolkit.web.routes import all_routes
 from toolkit.web.uploads import sweep_spool
 
 log = logging.getLogger(__name__)
+_DAY = 86_400.0
 
 
 async def _keep_fresh(portal: Portal) -> None:
@@ -44,15 +46,27 @@ async def _keep_fresh(portal: Portal) -> None:
 
 
 async def _flush_counters(portal: Portal) -> None:
-    """Write this instance's counts every interval; a failed flush keeps them for the next one."""
+    """Write this instance's counts and any audit entries the store refused earlier, every
+    interval; what fails is kept for the next one."""
     while True:
         await asyncio.sleep(portal.settings.counter_flush_seconds)
         try:
             await run_in_threadpool(portal.counters.flush)
+            await run_in_threadpool(portal.audit.flush_pending)
         except StoreUnavailable as exc:
-            log.error("counters not flushed: %s", exc)
+            log.error("counters or audit entries not flushed: %s", exc)
         except Exception:
             log.exception("counter flush failed")
+
+
+async def _purge_daily(portal: Portal) -> None:
+    """Forget stored results of Idempotency-Key requests once they are a day old."""
+    while True:
+        try:
+            await run_in_threadpool(purge_expired, portal.records)
+        except Exception as exc:
+            log.error("idempotency results not purged: %s", exc)
+        await asyncio.sleep(_DAY)
 
 
 async def _run(portal: Portal, after_start: Callable[[Portal], None] | None) -> None:
@@ -67,7 +81,9 @@ async def _run(portal: Portal, after_start: Callable[[Portal], None] | None) -> 
                 await asyncio.sleep(portal.settings.refresh_seconds)
     if after_start is not None:
         await run_in_threadpool(after_start, portal)
-    await asyncio.gather(_keep_fresh(portal), _flush_counters(portal), run_daily_checks(portal))
+    await asyncio.gather(
+        _keep_fresh(portal), _flush_counters(portal), run_daily_checks(portal), _purge_daily(portal)
+    )
 
 
 def create_app(
@@ -120,3 +136,9 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+
+
+def create_serving_app() -> Starlette:
+    """The app as a server process runs it (uvicorn's factory for `serve --workers N`): listening
+    at once, 503 "starting" until the records are loaded."""
+    return create_app(serve_while_starting=True)

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 from toolkit.accounts import User, iso, now
 from toolkit.audit import AuditLog
 from toolkit.errors import N_, Conflict, Invalid, NotFound
-from toolkit.imaging.inspect import inspect_upload
-from toolkit.imaging.master import THUMB_WIDTHS, make_master, make_thumbnail
+from toolkit.fields import clean_text, strip_invisible, without_control
+from toolkit.imaging.budget import MB, DecodeBudget
+from toolkit.imaging.master import THUMB_WIDTHS, process_upload
 from toolkit.imaging.tiles import REVISION as TILES_REVISION
 from toolkit.imaging.tiles import tiles_from_master
 from toolkit.records import Record, Records, new_id
@@ -74,6 +75,8 @@ _CLAIM_STALE = timedelta(minutes=10)
 # Masters are read for every uncached rendition and thumbnails for every grid; both are immutable
 # per asset, so a byte-bounded LRU per instance serves the hot ones from memory.
 MASTER_CACHE_BYTES = 64 * 1024 * 1024
+# TOOLKIT_MAX_DECODE_MB's default (toolkit.settings), for instances made without settings.
+DEFAULT_MAX_DECODE_MB = 256
 THUMB_CACHE_BYTES = 32 * 1024 * 1024
 
 _WORD = re.compile(r"\w+")
@@ -361,11 +364,21 @@ class _ByteLRU:
 class Assets:
     """The library of one instance: reads from the record index, writes through to the store."""
 
-    def __init__(self, records: Records, store: Store, audit: AuditLog, *, max_pixels: int) -> None:
+    def __init__(
+        self,
+        records: Records,
+        store: Store,
+        audit: AuditLog,
+        *,
+        max_pixels: int,
+        max_decode_mb: int = DEFAULT_MAX_DECODE_MB,
+    ) -> None:
         self.records = records
         self.store = store
         self.audit = audit
         self.max_pixels = max_pixels
+        # Shared by every upload this instance processes: see toolkit.imaging.budget.
+        self.decode_budget = DecodeBudget(max_decode_mb * MB)
         self._masters = _ByteLRU(MASTER_CACHE_BYTES)
         self._thumbs = _ByteLRU(THUMB_CACHE_BYTES)
         # The search index follows the record index (local writes and other instances' alike), so
@@ -523,8 +536,10 @@ class Assets:
         """Check, process and store an upload: (asset, duplicate).
 
         The same bytes again give the existing asset and True, storing nothing. Refusals (415 for
-        what is not a supported image, 422 for damaged files or too many pixels) happen before
-        anything is written. CPU-heavy: call it from a worker thread.
+        what is not a supported image, 422 for damaged files, too many pixels or a decode larger
+        than the decode budget) happen before anything is written, the last two before decoding.
+        The file is decoded once, when the decode budget has room for it (it waits until then).
+        CPU-heavy: call it from a worker thread.
         """
         existing = self._claimed(upload.sha256)
         if existing is not None:
@@ -533,9 +548,17 @@ class Assets:
         title = " ".join(title.split()) or _title_from(upload.filename)
         if len(title) > _TEXT_LIMITS["title"]:
             raise Invalid(N_("The title is longer than %(n)s characters."), n=_TEXT_LIMITS["title"])
-        info = inspect_upload(upload.path, max_pixels=self.max_pixels)
-        master = make_master(upload.path)
-        thumbs = {str(width): make_thumbnail(master.data, width) for width in THUMB_WIDTHS}
+        try:
+            return self._add_upload(upload, actor=actor, title=title, tags=clean_tags)
+        finally:
+            # Decoding large images leaves freed memory in the heap: give it back once all is done.
+            self.decode_budget.release_memory()
+
+    def _add_upload(
+        self, upload: UploadedFile, *, actor: User | None, title: str, tags: list[str]
+    ) -> tuple[Asset, bool]:
+        info, master = process_upload(upload.path, max_pixels=self.max_pixels, budget=self.decode_budget)
+        thumbs = {str(width): data for width, data in master.thumbs.items()}
 
         asset_id = new_id()
         folder = f"{BLOB_PREFIX}{asset_id}/"
@@ -576,7 +599,7 @@ class Assets:
                 master_width=master.width,
                 master_height=master.height,
                 thumbs=thumb_keys,
-                tags=tuple(clean_tags),
+                tags=tuple(tags),
                 created_at=moment,
                 created_by=actor.id if actor else "",
                 updated_at=moment,
@@ -672,6 +695,10 @@ class Assets:
             actor, action, ASSETS, asset_id, current.version, record.version, {"fields": changed}
         )
         return Asset.from_record(record)
+
+    def approve(self, asset_id: str, *, actor: User | None) -> Asset:
+        """Let employees see and share the image (from its next day of validity, if it has one)."""
+        return self.update(asset_id, {"status": "approved"}, actor=actor)
 
     def archive(self, asset_id: str, *, actor: User | None, version: str | None = None) -> Asset:
         return self.update(
@@ -814,7 +841,7 @@ def clean_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
         if key in _TEXT_LIMITS:
             if not isinstance(value, str):
                 raise Invalid(N_("%(field)s must be text."), field=key)
-            text = value.replace("\r\n", "\n").strip()
+            text = clean_text(value, key, multiline=key == "description")
             if key == "title":
                 text = " ".join(text.split())
                 if not text:
@@ -844,8 +871,11 @@ def clean_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _title_from(filename: str) -> str:
+    """A title from an upload's file name: its stem without folders, control characters (a name
+    such as "x\\x00evil.png" is cleaned, not refused) or invisible characters at the ends."""
     stem = Path(filename.replace("\\", "/")).name.rsplit(".", 1)[0] if filename else ""
-    title = " ".join(stem.replace("_", " ").split())[: _TEXT_LIMITS["title"]]
+    words = without_control(" ".join(stem.replace("_", " ").split()))
+    title = strip_invisible(words)[: _TEXT_LIMITS["title"]]
     return title or "Untitled image"
 
 

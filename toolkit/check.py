@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlsplit
 
-from toolkit import checkpoints
+from toolkit import checkpoints, keys
 from toolkit.journal import Journal
 from toolkit.settings import DEFAULT_SECRET, Settings
 from toolkit.store import Store, StoreUnavailable, VersionMismatch, open_store
@@ -20,9 +23,16 @@ class Finding:
     serious: bool = True
 
 
+# Races are not certain to show on the first try: each concurrent check runs this many rounds.
+RACE_ROUNDS = 5
+
+
 def check_store(store: Store) -> list[Finding]:
+    """Whether the store answers and enforces what the portal relies on: conditional writes, also
+    when two arrive at once, and conditional deletes."""
     findings = []
     key = f"health/check-{secrets.token_hex(6)}"
+    written = [key]
     try:
         store.ping()
         findings.append(Finding(True, f"The store answers: {store.endpoint}"))
@@ -51,16 +61,123 @@ def check_store(store: Store) -> list[Finding]:
                     "supports If-Match and If-None-Match on PUT.",
                 )
             )
-        else:
-            findings.append(Finding(True, "Conditional writes (If-Match / If-None-Match) are enforced."))
+            return findings
+        findings.append(Finding(True, "Conditional writes (If-Match / If-None-Match) are enforced."))
+        findings += _check_concurrent_writes(store, key, written)
+        findings.append(_check_conditional_delete(store, key, written))
     except StoreUnavailable as exc:
         findings.append(Finding(False, f"The store cannot be used: {exc}"))
     finally:
-        try:
-            store.delete(key)
-        except Exception:
-            pass
+        for name in written:
+            try:
+                store.delete(name)
+            except Exception:
+                pass
     return findings
+
+
+def _race(attempts: Sequence[Callable[[], object]]) -> int:
+    """Run the attempts at the same moment (threads released by one barrier); how many succeeded,
+    an attempt failing with VersionMismatch counting as refused."""
+    barrier = threading.Barrier(len(attempts))
+    won: list[bool] = [False] * len(attempts)
+    failures: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            attempts[n]()
+            won[n] = True
+        except VersionMismatch:
+            pass
+        except BaseException as exc:  # reported to the caller, not lost in the thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(len(attempts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    if failures:
+        raise failures[0]
+    return sum(won)
+
+
+def _check_concurrent_writes(store: Store, key: str, written: list[str]) -> list[Finding]:
+    """Two conditional PUTs from the same version at the same moment: exactly one may win; and two
+    create-only PUTs of a new key: exactly one may create it (journal numbers, hash claims and
+    spent one-time links rely on that)."""
+    double_updates = double_creates = 0
+    for round_ in range(RACE_ROUNDS):
+        base = store.put(key, b"base %d" % round_)
+        updates = [partial(store.put, key, b"writer %d" % n, if_match=base) for n in range(2)]
+        if _race(updates) != 1:
+            double_updates += 1
+        fresh = f"{key}-create-{round_}"
+        written.append(fresh)
+        creates = [partial(store.put, fresh, b"creator %d" % n, if_none_match=True) for n in range(2)]
+        if _race(creates) != 1:
+            double_creates += 1
+    found = []
+    if double_updates:
+        found.append(
+            Finding(
+                False,
+                f"Two conditional writes (If-Match) from the same version both won or both lost in "
+                f"{double_updates} of {RACE_ROUNDS} tries: the store does not decide between concurrent "
+                "writes, so two instances (or two people) can overwrite each other's edits. Use a store "
+                "that applies If-Match atomically.",
+            )
+        )
+    else:
+        found.append(
+            Finding(True, f"Concurrent conditional writes have exactly one winner ({RACE_ROUNDS} tries).")
+        )
+    if double_creates:
+        found.append(
+            Finding(
+                False,
+                f"Two create-only writes (If-None-Match) of one new object both won or both lost in "
+                f"{double_creates} of {RACE_ROUNDS} tries: journal numbers, duplicate-upload claims and "
+                "one-time links are not safe on this store. Use a store that applies If-None-Match "
+                "atomically.",
+            )
+        )
+    else:
+        found.append(
+            Finding(True, f"Concurrent create-only writes have exactly one winner ({RACE_ROUNDS} tries).")
+        )
+    return found
+
+
+def _check_conditional_delete(store: Store, key: str, written: list[str]) -> Finding:
+    """A DELETE with If-Match on a version that is no longer current must be refused."""
+    victim = f"{key}-delete"
+    written.append(victim)
+    old = store.put(victim, b"old")
+    current = store.put(victim, b"new", if_match=old)
+    problems = []
+    try:
+        store.delete(victim, if_match=old)
+        problems.append("a delete from an old version was accepted")
+    except VersionMismatch:
+        pass
+    if store.head(victim) is None:
+        problems.append("the object is gone")
+    else:
+        try:
+            store.delete(victim, if_match=current)
+        except VersionMismatch:
+            problems.append("a delete from the current version was refused")
+    if not problems:
+        return Finding(True, "Conditional deletes (If-Match on DELETE) are enforced.")
+    return Finding(
+        False,
+        "Conditional deletes are not enforced (" + "; ".join(problems) + "). Deleting a record "
+        "someone changed meanwhile can lose that change; one-time links stay single-use (spending "
+        "one also makes a create-only marker, so only If-None-Match is relied on).",
+        serious=False,
+    )
 
 
 def check_settings(settings: Settings) -> list[Finding]:
@@ -69,9 +186,20 @@ def check_settings(settings: Settings) -> list[Finding]:
         findings.append(
             Finding(
                 False,
-                "TOOLKIT_SECRET_KEY is the insecure default: anyone could forge sessions. "
-                "Set a long random value, e.g. from "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`.",
+                "TOOLKIT_SECRET_KEY is the key that was once the published default: the portal refuses "
+                "to start with it. Set a long random value, or unset it so the portal makes one and "
+                "keeps it in the store.",
+            )
+        )
+    elif not settings.secret_key:
+        findings.append(
+            Finding(
+                True,
+                "TOOLKIT_SECRET_KEY is not set: sessions are signed with a random key made at the first "
+                "start and kept in the store (keys/secret-key.json), which every instance uses. Whoever "
+                "can read the bucket can sign in as anyone: keep it private, or set TOOLKIT_SECRET_KEY "
+                "(the same on every instance).",
+                serious=False,
             )
         )
     elif len(settings.secret_key) < 32:
@@ -144,6 +272,8 @@ def run_checks(settings: Settings) -> list[Finding]:
     except (StoreUnavailable, ValueError) as exc:
         return [Finding(False, f"The store cannot be opened: {exc}"), *check_settings(settings)]
     found = check_store(store)
-    if all(finding.ok for finding in found):
+    if all(finding.ok or not finding.serious for finding in found):
         found += check_journal(store, settings)
+        if not settings.secret_key and not keys.stored(store):
+            found.append(Finding(True, "No key yet: the first instance to start makes one.", serious=False))
     return [*found, *check_settings(settings)]

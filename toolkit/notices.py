@@ -300,4 +300,9 @@ async def run_daily_checks(
             await asyncio.to_thread(portal.notices.run_daily)
         except Exception as exc:  # an unreachable store is retried at the next interval
             log.error("daily check failed: %s", exc)
+        try:
+            # Closed days and months into aggregates, once, by whichever instance claims them.
+            await asyncio.to_thread(portal.counters.roll_up)
+        except Exception as exc:
+            log.error("counter roll-up failed: %s", exc)
         await asyncio.sleep(CHECK_EVERY_SECONDS if interval is None else interval)

@@ -17,6 +17,7 @@ from toolkit.brand import BrandSettings
 from toolkit.counters import Counters
 from toolkit.crisis import Crisis
 from toolkit.hashtag_sets import HashtagSets
+from toolkit.keys import Keys
 from toolkit.metrics import Metrics
 from toolkit.notices import Notices
 from toolkit.notify import Notifier
@@ -42,6 +43,7 @@ class Portal:
         )
         # Every store request is counted and timed; portal.store.inner is the store itself.
         self.store: Store = InstrumentedStore(raw, self.metrics)
+        self.keys = Keys(self.store, settings.secret_key)
         # Counter and audit objects are written per instance, so the name must be unique per process:
         # several workers started with one TOOLKIT_INSTANCE_ID would otherwise overwrite each other.
         self.instance = f"{settings.instance_id or socket.gethostname()}-{os.getpid()}"
@@ -57,8 +59,14 @@ class Portal:
         # False until start() has loaded the records; requests meanwhile get 503 "starting".
         self.ready = False
         self.audit = AuditLog(self.store, self.instance)
-        self.accounts = Accounts(self.records, self.audit)
-        self.assets = Assets(self.records, self.store, self.audit, max_pixels=settings.max_pixels)
+        self.accounts = Accounts(self.records, self.audit, keys=self.keys)
+        self.assets = Assets(
+            self.records,
+            self.store,
+            self.audit,
+            max_pixels=settings.max_pixels,
+            max_decode_mb=settings.max_decode_mb,
+        )
         self.brand = BrandSettings(self.records, self.store, self.audit, self.assets)
         self.renditions = Renditions(
             self.store, self.assets, self.brand, lambda: self.settings, metrics=self.metrics
@@ -91,7 +99,9 @@ class Portal:
         self.load()
 
     def load(self) -> None:
-        """The latest checkpoint and the journal after it (a listing on a store without one)."""
+        """The signing key, the latest checkpoint and the journal after it (a listing on a store
+        without one)."""
+        self.keys.load()
         started = time.perf_counter()
         count = self.records.load()
         move_legacy_claims(self.records)

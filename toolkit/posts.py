@@ -42,6 +42,21 @@ CHANNELS = ("linkedin", "instagram")
 MAX_TEXT = 10_000
 MAX_VARIANTS = 12
 USAGE_WINDOW_DAYS = 90
+# What a client may set on a post; the API refuses any other field (422 naming it).
+EDITABLE = (
+    "title",
+    "campaign",
+    "variants",
+    "hashtag_set_ids",
+    "extra_hashtags",
+    "asset_id",
+    "preset",
+    "headline",
+    "link",
+    "valid_from",
+    "valid_until",
+    "channel",
+)
 
 
 @dataclass(frozen=True)
@@ -107,8 +122,10 @@ class Post:
             "approved_at": self.approved_at,
         }
 
-    def public(self) -> dict[str, Any]:
-        return {"id": self.id, "version": self.version, **self.to_data()}
+    def public(self, *, staff: bool = True) -> dict[str, Any]:
+        """The post as the API shows it; who in marketing wrote it (a user id) only to staff."""
+        data = {"id": self.id, "version": self.version, **self.to_data()}
+        return data if staff else data | {"created_by": ""}
 
     def is_live(self, moment: datetime | None = None) -> bool:
         """Approved and inside its validity window: what employees may see."""
@@ -190,7 +207,7 @@ def _moment(value: Any, label: str) -> str | None:
 
 
 def _link(value: Any) -> str:
-    link = str(value or "").strip()
+    link = text_field({"link": value}, "link")
     if not link:
         return ""
     try:
@@ -278,16 +295,8 @@ class Posts:
 
     def _validate(self, values: Mapping[str, Any], base: Post | None) -> dict[str, Any]:
         data = base.to_data() if base else {}
-        data.update(
-            {
-                k: v
-                for k, v in values.items()
-                if k in Post.__dataclass_fields__
-                and k
-                not in ("id", "status", "created_at", "created_by", "updated_at", "approved_at", "version")
-            }
-        )
-        title = text_field(data, "title").strip()
+        data.update({k: v for k, v in values.items() if k in EDITABLE})
+        title = text_field(data, "title")
         if not title or len(title) > 200:
             raise Invalid(N_("Give the post a title of at most 200 characters."))
         raw_variants = data.get("variants") or []
@@ -297,18 +306,19 @@ class Posts:
             raise Invalid(N_("A post can have at most %(n)s variants."), n=MAX_VARIANTS)
         variants = []
         seen_ids: set[str] = set()
-        for raw in raw_variants:
+        for n, raw in enumerate(raw_variants):
             if not isinstance(raw, Mapping):
                 raise Invalid(N_("Each variant needs a language, a tone and a text."))
-            text = text_field(raw, "text").replace("\r\n", "\n").strip()
+            label = f"variants[{n}]"
+            text = text_field(raw, "text", multiline=True, label=f"{label}.text")
             if not text:
                 raise Invalid(N_("A caption variant is empty."))
             if len(text) > MAX_TEXT:
                 raise Invalid(N_("A caption variant is longer than %(n)s characters."), n=MAX_TEXT)
-            language = text_field(raw, "language") or "en"
+            language = text_field(raw, "language", label=f"{label}.language") or "en"
             if language not in LANGUAGES:
                 raise Invalid(N_("Unknown language '%(language)s': use en or nl."), language=language)
-            variant_id = text_field(raw, "id") or new_id()[:8]
+            variant_id = text_field(raw, "id", label=f"{label}.id") or new_id()[:8]
             if variant_id in seen_ids:
                 variant_id = new_id()[:8]
             seen_ids.add(variant_id)
@@ -316,7 +326,7 @@ class Posts:
                 {
                     "id": variant_id,
                     "language": language,
-                    "tone": text_field(raw, "tone").strip()[:40],
+                    "tone": text_field(raw, "tone", label=f"{label}.tone")[:40],
                     "text": text,
                 }
             )
@@ -344,13 +354,13 @@ class Posts:
             raise Invalid(N_("'Valid until' must come after 'valid from'."))
         return {
             "title": title,
-            "campaign": text_field(data, "campaign").strip()[:120],
+            "campaign": text_field(data, "campaign")[:120],
             "variants": variants,
             "hashtag_set_ids": set_ids,
             "extra_hashtags": normalise_hashtags(extra) if extra else [],
             "asset_id": asset_id,
             "preset": preset,
-            "headline": text_field(data, "headline").strip()[:140],
+            "headline": text_field(data, "headline")[:140],
             "link": _link(data.get("link")),
             "valid_from": valid_from,
             "valid_until": valid_until,
@@ -375,9 +385,13 @@ class Posts:
     def update(
         self, post_id: str, values: Mapping[str, Any], actor: User, *, version: str | None = None
     ) -> Post:
-        """Edit; an approved post stays live and the change is in the audit log."""
+        """Edit; an approved post stays live and the change is in the audit log. A live post may
+        switch only to an image employees may see (as approve requires), or it would show them a
+        draft's alt text."""
         current = self._current(post_id, version)
         data = current.to_data() | self._validate(values, current)
+        if current.status == "approved" and data["asset_id"] and data["asset_id"] != current.asset_id:
+            self._require_shareable_image(str(data["asset_id"]))
         data["updated_at"] = iso(now())
         record = self.records.update(
             KIND, post_id, data, version=version or current.version, client_version=version is not None
@@ -415,8 +429,49 @@ class Posts:
             self.on_approved(post)
         return post
 
-    def approve(self, post_id: str, actor: User) -> Post:
+    def approve(
+        self, post_id: str, actor: User, *, approve_image: Callable[[str], object] | None = None
+    ) -> Post:
+        """Put a post live. Its image must be one employees may see, or they would get a post whose
+        image (and its alt text) is a draft: an image that is not approved is refused (Invalid,
+        naming it) unless approve_image is given, which is called with the image's id to approve
+        it first (both in one step); an image whose rights or consent have ended is refused."""
+        current = self.require(post_id)
+        if current.status != "approved" and current.asset_id:
+            self._require_shareable_image(current.asset_id, approve_image)
         return self._set_status(post_id, "approved", actor, "post.approve")
+
+    def _require_shareable_image(
+        self, asset_id: str, approve_image: Callable[[str], object] | None = None
+    ) -> None:
+        """Refuse (Invalid, naming the image) an image employees may not see for a live post: one
+        that does not exist, whose rights or consent have ended, or that is not approved (unless
+        approve_image is given, which is then called with its id to approve it)."""
+        from toolkit.assets import ASSETS, Asset, today
+
+        record = self.records.get(ASSETS, asset_id)
+        if record is None:
+            raise Invalid(N_("The chosen image does not exist."))
+        image = Asset.from_record(record)
+        if image.expires is not None and today() >= image.expires:
+            raise Invalid(
+                N_(
+                    "The post's image “%(title)s” may no longer be shared since %(date)s (its rights "
+                    "or consent ended). Choose another image before approving the post."
+                ),
+                title=image.title,
+                date=image.expires.isoformat(),
+            )
+        if image.status != "approved":
+            if approve_image is None:
+                raise Invalid(
+                    N_(
+                        "The post's image “%(title)s” is not approved, so employees would not see "
+                        "it. Approve the image first, or approve the post together with its image."
+                    ),
+                    title=image.title,
+                )
+            approve_image(image.id)
 
     def archive(self, post_id: str, actor: User) -> Post:
         return self._set_status(post_id, "archived", actor, "post.archive")
@@ -434,14 +489,10 @@ class Posts:
     # Composing (employees)
 
     def variant_usage(self, post: Post) -> dict[str, int]:
-        """How many colleagues used each variant recently (distinct people)."""
-        today = now().date()
-        people: dict[str, set[str]] = {v.id: set() for v in post.variants}
-        totals = self.counters.totals(today - timedelta(days=USAGE_WINDOW_DAYS), today)
-        for key in totals:
-            if key.post_id == post.id and key.metric in USE_METRICS and key.variant in people:
-                people[key.variant].add(key.user_id)
-        return {variant_id: len(users) for variant_id, users in people.items()}
+        """How many colleagues used each variant recently (distinct people), from an in-memory tally."""
+        since = now().date() - timedelta(days=USAGE_WINDOW_DAYS)
+        used = self.counters.variant_users(post.id, since)
+        return {v.id: used.get(v.id, 0) for v in post.variants}
 
     def surprise_variant(
         self, post: Post, language: str | None = None, rng: random.Random | None = None
@@ -497,4 +548,7 @@ class Posts:
     def record_use(self, post: Post, user: User, action: str, variant_id: str = "") -> None:
         if action not in USE_METRICS:
             raise Invalid(N_("Unknown action '%(action)s'."), action=action)
+        if variant_id:
+            # Counter keys come only from known ids: an unknown variant is NotFound, never counted.
+            post.variant(variant_id)
         self.counters.add(action, post.id, user.id, variant_id)

@@ -37,7 +37,9 @@ from toolkit.store import ObjectMissing, Store, VersionMismatch
 log = logging.getLogger(__name__)
 
 PREFIX = "records/"
-ON_DEMAND_KINDS = frozenset({"share-links", "share-link-owners", "policy-acks", "one-time-links"})
+ON_DEMAND_KINDS = frozenset(
+    {"share-links", "share-link-owners", "policy-acks", "one-time-links", "idempotency"}
+)
 CACHE_ENTRIES = 50_000
 CHECKPOINT_EVERY_ENTRIES = 2_000
 CHECKPOINT_EVERY_SECONDS = 600.0

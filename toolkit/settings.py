@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+# Once the default of TOOLKIT_SECRET_KEY and published with the source: refused as a key (toolkit.keys).
 DEFAULT_SECRET = "change-me-insecure-development-secret"
 
 
@@ -58,8 +59,9 @@ class Settings:
         "http://127.0.0.1:8000", "Public address of the portal, used in share links, e-mails and cookies."
     )
     secret_key: str = _setting(
-        DEFAULT_SECRET,
-        "Signs session cookies and one-time links. Set a long random value in production.",
+        "",
+        "Signs session cookies and CSRF tokens; the same on every instance. Empty: the first start makes "
+        "a random key and keeps it in the store (keys/secret-key.json), where every instance finds it.",
         secret=True,
     )
     refresh_seconds: float = _setting(
@@ -105,6 +107,13 @@ class Settings:
         "Empty: .spool inside a folder store, or toolkit-spool-<store hash> in the system temp folder.",
     )
     max_pixels: int = _setting(80_000_000, "Largest image accepted, in pixels (all frames counted).")
+    max_decode_mb: int = _setting(
+        256,
+        "Memory for decoding uploaded images, in megabytes per process: uploads being processed at "
+        "once share it (and at most one per core runs), the rest wait their turn. An image that needs "
+        "more on its own (width x height x bytes per pixel, all frames, plus working copies) is refused "
+        "(422) before it is decoded.",
+    )
     jpeg_quality: int = _setting(85, "JPEG quality of share-ready images (1-95).")
     webp_quality: int = _setting(82, "WebP quality of share-ready images (1-100).")
     rendition_cache_mb: int = _setting(256, "Memory per instance for the hottest share-ready images.")
@@ -152,7 +161,9 @@ class Settings:
             value = getattr(self, f.name)
             shown = ",".join(value) if isinstance(value, tuple) else str(value)
             if f.metadata["secret"] and shown:
-                shown = "(default, insecure)" if shown == DEFAULT_SECRET else "****"
+                shown = "(published, refused)" if shown == DEFAULT_SECRET else "****"
+            elif f.name == "secret_key":
+                shown = "(made once, kept in the store)"
             rows.append((env_name(f.name), shown, f.metadata["help"]))
         return rows
 

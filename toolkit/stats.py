@@ -1,7 +1,8 @@
 """Statistics marketing can act on, each employee's own numbers, and the opt-in leaderboard.
 
-Everything is computed on read from portal.counters (per-instance counter objects summed over the
-period) and the record index; nothing here is stored except the leaderboard switch.
+Everything is computed on read from portal.counters (aggregates of the closed days and months of the
+period, plus the raw per-instance objects of the days not rolled up yet: see toolkit.counters) and
+the record index; nothing here is stored except the leaderboard switch.
 
 Definitions (the stats page and API say the same):
 - uses: copies of the text, image downloads and kits; share links made and clicks are separate.
@@ -17,14 +18,23 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from toolkit.accounts import Accounts, User, iso, now
+from toolkit.accounts import USERS, Accounts, User, iso, now
 from toolkit.audit import AuditLog
-from toolkit.counters import USE_METRICS, CounterKey, Counters, days_between
+from toolkit.counters import (
+    ENGAGED_METRICS,
+    USE_METRICS,
+    CounterKey,
+    Counters,
+    PeriodCounts,
+    Summary,
+    days_between,
+    summarize,
+)
 from toolkit.errors import N_, Conflict, Invalid
 from toolkit.posts import Posts
 from toolkit.records import Records
@@ -36,7 +46,6 @@ TOP_POSTS = 10
 LEADERBOARD_SIZE = 20
 SETTINGS = "settings"
 LEADERBOARD_ID = "leaderboard"
-ENGAGED_METRICS = (*USE_METRICS, "share_link")
 
 
 def today() -> date:
@@ -120,6 +129,18 @@ class Tally:
             self.clicks += value
         if key.metric in ENGAGED_METRICS and value > 0:
             self.sharers.add(key.user_id)
+
+    @classmethod
+    def of(cls, metrics: Mapping[str, int], sharers: set[str] | None = None) -> Tally:
+        """The tally of counts per metric (and the people who used or linked)."""
+        return cls(
+            copy=metrics.get("copy", 0),
+            download=metrics.get("download", 0),
+            kit=metrics.get("kit", 0),
+            share_links=metrics.get("share_link", 0),
+            clicks=metrics.get("click", 0),
+            sharers=sharers if sharers is not None else set(),
+        )
 
     def public(self) -> dict[str, Any]:
         return {
@@ -332,8 +353,16 @@ class Stats:
         self.clock = clock
 
     def totals(self, period: Period) -> dict[CounterKey, int]:
-        """Every count in the period, summed over instances. Reads the store: use a worker thread."""
-        return self.counters.totals(period.first, period.last)
+        """The counts of the period, to hand to report(), series(), mine() and leaderboard() (which
+        read it through the counters' aggregates, once for all of them). May read the store: use a
+        worker thread."""
+        return self.counters.period(period.first, period.last)
+
+    def _summary(self, period: Period, totals: dict[CounterKey, int] | None) -> Summary:
+        counts = self.totals(period) if totals is None else totals
+        if isinstance(counts, PeriodCounts):
+            return counts.summary(period.first, period.last)
+        return summarize(_within(counts, period))
 
     def default_period(self) -> Period:
         return parse_period(None, None, on=self.clock())
@@ -346,17 +375,14 @@ class Stats:
 
     def report(self, period: Period, totals: dict[CounterKey, int] | None = None) -> Report:
         """Per post, per campaign, per day, participation, top and unused posts for the period."""
-        counts = self.totals(period) if totals is None else totals
+        view = self._summary(period, totals)
         known = {post.id: post for post in self.posts.all()}
         moment = now()
-        tallies: dict[str, Tally] = defaultdict(Tally)
-        overall = Tally()
-        engaged_people: set[str] = set()
-        for key, value in _within(counts, period):
-            tallies[key.post_id].add(key, value)
-            overall.add(key, value)
-            if key.metric in ENGAGED_METRICS and value > 0:
-                engaged_people.add(key.user_id)
+        tallies = {post: Tally.of(metrics, view.sharers.get(post)) for post, metrics in view.posts.items()}
+        everything: Counter[str] = Counter()
+        for metrics in view.posts.values():
+            everything.update(metrics)
+        overall = Tally.of(everything, view.engaged)
         rows: list[PostRow] = []
         for post_id in set(tallies) | {p.id for p in known.values() if p.is_live(moment)}:
             post = known.get(post_id)
@@ -371,42 +397,43 @@ class Stats:
                 )
             )
         rows.sort(key=lambda r: (-r.tally.uses - r.tally.share_links, -r.tally.clicks, r.title.lower()))
-        employees = {u.id for u in self.accounts.all() if u.active and u.role == "employee"}
+        employees = self._active_employees()
         return Report(
             period=period,
             posts=rows,
             totals=overall,
             campaigns=_campaigns(rows),
-            days=self.series(period, counts),
-            participation=Participation(len(employees), len(employees & engaged_people)),
+            days=_series(period, view),
+            participation=Participation(len(employees), len(employees & view.engaged)),
             top_posts=[r for r in rows if r.tally.engaged or r.tally.clicks][:TOP_POSTS],
             unused_posts=sorted(
                 (r for r in rows if r.live and not r.tally.engaged), key=lambda r: r.title.lower()
             ),
         )
 
+    def _active_employees(self) -> set[str]:
+        # Through accounts.get and its per-person cache: Accounts.all() makes every User anew.
+        found = set()
+        for record in self.records.all(USERS):
+            user = self.accounts.get(record.id)
+            if user is not None and user.active and user.role == "employee":
+                found.add(user.id)
+        return found
+
     def series(self, period: Period, totals: dict[CounterKey, int] | None = None) -> list[DayPoint]:
         """Uses, share links and clicks per day, every day of the period (zeros included)."""
-        counts = self.totals(period) if totals is None else totals
-        per_day: dict[str, Counter[str]] = defaultdict(Counter)
-        for key, value in _within(counts, period):
-            per_day[key.day]["uses" if key.metric in USE_METRICS else key.metric] += value
-        return [
-            DayPoint(day, per_day[day]["uses"], per_day[day]["share_link"], per_day[day]["click"])
-            for day in days_between(period.first, period.last)
-        ]
+        return _series(period, self._summary(period, totals))
 
     # Each person
 
     def mine(self, user: User, period: Period, totals: dict[CounterKey, int] | None = None) -> MyStats:
-        counts = self.totals(period) if totals is None else totals
         overall = Tally()
         per_post: dict[str, Tally] = defaultdict(Tally)
-        for key, value in _within(counts, period):
-            if key.user_id != user.id:
-                continue
-            overall.add(key, value)
-            per_post[key.post_id].add(key, value)
+        for post_id, metrics in self._user_counts(user, period, totals).items():
+            for metric, value in metrics.items():
+                key = CounterKey("", metric, post_id, user.id)
+                overall.add(key, value)
+                per_post[post_id].add(key, value)
         moment = now()
         rows = []
         for post_id, tally in per_post.items():
@@ -423,6 +450,19 @@ class Stats:
             )
         rows.sort(key=lambda r: (-r.clicks, -r.uses, r.title.lower()))
         return MyStats(period, overall, rows)
+
+    def _user_counts(
+        self, user: User, period: Period, totals: dict[CounterKey, int] | None
+    ) -> Mapping[str, Mapping[str, int]]:
+        """The person's counts in the period per post and metric, and nobody else's."""
+        counts = self.totals(period) if totals is None else totals
+        if isinstance(counts, PeriodCounts):
+            return counts.user_counts(user.id, period.first, period.last)
+        per_post: dict[str, Counter[str]] = defaultdict(Counter)
+        for key, value in _within(counts, period):
+            if key.user_id == user.id:
+                per_post[key.post_id][key.metric] += value
+        return per_post
 
     # Leaderboard: off unless marketing switches it on; people who opted out never appear
 
@@ -466,18 +506,23 @@ class Stats:
         """
         if not self.leaderboard_enabled():
             return []
-        counts = self.totals(period) if totals is None else totals
-        clicks: Counter[str] = Counter()
-        for key, value in _within(counts, period):
-            if key.metric == "click":
-                clicks[key.user_id] += value
-        people = []
-        for user_id, total in clicks.items():
-            user = self.accounts.get(user_id)
-            if user is None or not user.active or user.leaderboard_opt_out or total <= 0:
-                continue
-            people.append((total, display_name(user), user_id))
-        people.sort(key=lambda item: (-item[0], item[1].lower()))
+        by_clicks: dict[int, list[str]] = defaultdict(list)
+        for user_id, total in self._summary(period, totals).clicks.items():
+            if total > 0:
+                by_clicks[total].append(user_id)
+        # Only people who can still make the board are looked up: the most clicks first, a whole
+        # group of equals at a time, since equals are ordered by name.
+        people: list[tuple[int, str, str]] = []
+        for total in sorted(by_clicks, reverse=True):
+            if len(people) >= size:
+                break
+            group = []
+            for user_id in by_clicks[total]:
+                user = self.accounts.get(user_id)
+                if user is None or not user.active or user.leaderboard_opt_out:
+                    continue
+                group.append((total, display_name(user), user_id))
+            people += sorted(group, key=lambda item: item[1].lower())
         rows: list[LeaderRow] = []
         for position, (total, name, user_id) in enumerate(people[:size], start=1):
             # Equal clicks share a rank.
@@ -489,6 +534,15 @@ class Stats:
 def _within(counts: dict[CounterKey, int], period: Period) -> Iterable[tuple[CounterKey, int]]:
     first, last = period.first.isoformat(), period.last.isoformat()
     return ((k, v) for k, v in counts.items() if first <= k.day <= last)
+
+
+def _series(period: Period, view: Summary) -> list[DayPoint]:
+    points = []
+    for day in days_between(period.first, period.last):
+        metrics = view.days.get(day, Counter())
+        uses = sum(metrics.get(metric, 0) for metric in USE_METRICS)
+        points.append(DayPoint(day, uses, metrics.get("share_link", 0), metrics.get("click", 0)))
+    return points
 
 
 def _campaigns(rows: list[PostRow]) -> list[CampaignRow]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 import threading
 from pathlib import Path
 
@@ -209,3 +210,23 @@ def test_local_store_disk_errors_are_an_outage_and_leave_nothing(
     monkeypatch.undo()
     assert [info.key for info in store.list("k/")] == ["k/kept"] and store.read("k/kept")[0] == b"before"
     assert list((tmp_path / "data" / ".tmp").iterdir()) == []
+
+
+def test_local_put_survives_a_delete_pruning_its_folder_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalStore(tmp_path / "data")
+    store.put("claims/a", b"x")
+    real_replace = os.replace
+    pruned: list[str] = []
+
+    def replace_after_a_prune(src: str, dst: str) -> None:
+        if not pruned:
+            # What a concurrent delete of the folder's last object does between mkdir and rename.
+            store.delete("claims/a")
+            pruned.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr("toolkit.store.local.os.replace", replace_after_a_prune)
+    store.put("claims/b", b"y")
+    assert pruned and store.read("claims/b")[0] == b"y"

@@ -10,23 +10,20 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.web.conftest import PASSWORD, Site, csrf_of, sign_in
-from toolkit.web.access import GuardedRoute, session_codec
+from toolkit.web.access import GuardedRoute, codec_of, keys_of
 from toolkit.web.sessions import SESSION_COOKIE, Signer
 
 ROLES = [None, "employee", "marketing", "admin"]
 
 
 def session_browser(site: Site, role: str | None) -> TestClient:
-    """A browser holding a valid session cookie for a person of that role, without the slow KDF."""
+    """A browser holding a valid session cookie for a person of that role, without the slow KDF,
+    and the CSRF cookie bound to that session (which its first page hands out)."""
     browser = site.browser()
-    browser.get("/login")
     if role is not None:
         user = site.person(role)
-        settings = site.portal.settings
-        browser.cookies.set(
-            SESSION_COOKIE,
-            session_codec(settings.secret_key, settings.session_days).encode(user.id, user.session_epoch),
-        )
+        browser.cookies.set(SESSION_COOKIE, codec_of(site.portal).encode(user.id, user.session_epoch))
+    browser.get("/login")
     return browser
 
 
@@ -53,7 +50,19 @@ def test_secure_cookie_when_base_url_is_https(site: Site) -> None:
 
     site.portal.settings = replace(site.portal.settings, base_url="https://toolkit.example.com")
     site.person("employee")
-    response = sign_in(site.browser(), "employee@example.com")
+    browser = TestClient(site.client.app, base_url="https://testserver")  # Secure cookies need https
+    browser.app_state.update(site.client.app_state)
+    browser.get("/login")
+    response = browser.post(
+        "/login",
+        data={
+            "email": "employee@example.com",
+            "password": PASSWORD,
+            "csrf_token": browser.cookies["__Host-toolkit_csrf"],
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
     assert "Secure" in ",".join(response.headers.get_list("set-cookie"))
 
 
@@ -73,7 +82,7 @@ def test_expired_session_is_not_accepted(site: Site) -> None:
     old = time.time() - settings.session_days * 86400 - 60
     payload = json.dumps({"u": user.id, "e": user.session_epoch, "t": int(old), "s": "x"}).encode()
     browser = site.browser()
-    browser.cookies.set(SESSION_COOKIE, Signer(settings.secret_key, "session").sign(payload))
+    browser.cookies.set(SESSION_COOKIE, Signer(keys_of(site.portal).secret, "session").sign(payload))
     assert browser.get("/api/v1/me").status_code == 401
     assert browser.get("/", follow_redirects=False).headers["location"] == "/login?next=%2F"
 
@@ -306,7 +315,8 @@ def test_every_route_enforces_its_declared_access(site: Site) -> None:
     for route in routes:
         path = re.sub(r"\{[^}]+\}", "no-such-id", route.path)
         for method in sorted(route.methods or {"GET"}):
-            if method == "HEAD" or route.path in ("/logout", "/language"):
+            # These end the browser's session (or switch its language), which the walk goes on using.
+            if method == "HEAD" or route.path in ("/logout", "/language", "/profile/sign-out-everywhere"):
                 continue
             for role in ROLES:
                 browser = browsers[role]

@@ -319,9 +319,13 @@ def test_detail_page_edits_every_field(site: Site, tmp_path: Path) -> None:
 def test_detail_page_shows_where_the_image_is_used(site: Site, tmp_path: Path) -> None:
     asset = make_asset(site, tmp_path, 1, status="approved")
     site.portal.records.create(
-        "posts", "p-1", {"title": "Summer campaign post", "asset_id": asset.id, "status": "draft"}
+        "posts",
+        "p-1",
+        {"title": "Summer campaign post", "campaign": "", "asset_id": asset.id, "status": "draft"},
     )
-    site.portal.records.create("posts", "p-2", {"title": "Unrelated post", "asset_id": "elsewhere"})
+    site.portal.records.create(
+        "posts", "p-2", {"title": "Unrelated post", "campaign": "", "asset_id": "elsewhere"}
+    )
     browser = session_browser(site, "marketing")
     page = browser.get(f"/library/{asset.id}")
     assert "Summer campaign post" in page.text and "Unrelated post" not in page.text

@@ -66,7 +66,8 @@ def _fill(portal: Portal) -> None:
         "open-ended": {"title": "Evergreen", "status": "approved", "valid_until": None},
     }
     for post_id, data in posts.items():
-        portal.records.create("posts", post_id, data)
+        variant = {"id": "v1", "language": "en", "tone": "", "text": data["title"]}
+        portal.records.create("posts", post_id, {"campaign": "", "variants": [variant], **data})
 
 
 def _other_instance(settings: Settings, name: str = "test-b", **changes: Any) -> Portal:

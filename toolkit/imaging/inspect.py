@@ -95,34 +95,62 @@ def inspect_upload(path: str | os.PathLike[str], *, max_pixels: int) -> ImageInf
     """Check an uploaded file and describe it; UnsupportedMedia or Invalid when it cannot be used.
 
     All frames count towards max_pixels. Only the first frame is decoded, to prove the file is whole.
+    Uploads go through toolkit.imaging.master.process_upload instead, which makes these checks
+    and the master from a single, budgeted decode.
     """
-    with open(path, "rb") as fp:
-        head = fp.read(_HEAD_BYTES)
-        content_type = _content_type(head)
+    with open(path, "rb") as fp, quiet_pixel_guard():
+        content_type, head = sniff(fp)
         if content_type == "image/webp":
             # Pillow's WebP reader allocates the whole canvas when it opens the file.
             canvas = webp_canvas_size(head)
             if canvas is not None:
-                _check_pixels(canvas[0] * canvas[1], max_pixels)
-        fp.seek(0)
-        with quiet_pixel_guard():
-            img = _construct(content_type, fp)
-            with img:
-                width, height = img.size
-                _check_pixels(width * height, max_pixels)
-                try:
-                    frames = int(getattr(img, "n_frames", 1))
-                except DECODE_ERRORS:
-                    raise Invalid(DAMAGED) from None
-                _check_pixels(width * height * frames, max_pixels)
-                # Decoding the first frame is the only proof that the data is all there; it relies on
-                # Pillow's default of refusing truncated files (ImageFile.LOAD_TRUNCATED_IMAGES False).
-                try:
-                    img.load()
-                except DECODE_ERRORS:
-                    raise Invalid(DAMAGED) from None
-                has_alpha = img.mode in _ALPHA_MODES or "transparency" in img.info
-    return ImageInfo(content_type, width, height, frames, has_alpha)
+                check_pixels(canvas[0] * canvas[1], max_pixels)
+        img = construct(content_type, fp)
+        with img:
+            frames = check_frames(img, max_pixels)
+            # Decoding the first frame is the only proof that the data is all there; it relies on
+            # Pillow's default of refusing truncated files (ImageFile.LOAD_TRUNCATED_IMAGES False).
+            try:
+                img.load()
+            except DECODE_ERRORS:
+                raise Invalid(DAMAGED) from None
+            return describe(content_type, img, frames)
+
+
+def sniff(fp: IO[bytes]) -> tuple[str, bytes]:
+    """The file's type from its first bytes, and those bytes; fp is left at its start.
+
+    Invalid for an empty file, UnsupportedMedia for anything that is not a supported image.
+    """
+    head = fp.read(_HEAD_BYTES)
+    content_type = _content_type(head)
+    fp.seek(0)
+    return content_type, head
+
+
+def construct(content_type: str, fp: IO[bytes]) -> ImageFile.ImageFile:
+    """The image of that type read lazily from fp: its header is parsed, no pixel is decoded
+    (except for WebP, whose reader decodes into a canvas as it opens: see webp_canvas_size)."""
+    return _construct(content_type, fp)
+
+
+def check_frames(img: ImageFile.ImageFile, max_pixels: int) -> int:
+    """How many frames (pages) img has, once its first frame and all of them together are within
+    max_pixels. Frames are counted from their headers, without decoding them."""
+    width, height = img.size
+    check_pixels(width * height, max_pixels)
+    try:
+        frames = int(getattr(img, "n_frames", 1))
+    except DECODE_ERRORS:
+        raise Invalid(DAMAGED) from None
+    check_pixels(width * height * frames, max_pixels)
+    return frames
+
+
+def describe(content_type: str, img: Image.Image, frames: int) -> ImageInfo:
+    """What an accepted upload is, from its opened (and decoded) first frame."""
+    has_alpha = img.mode in _ALPHA_MODES or "transparency" in img.info
+    return ImageInfo(content_type, img.width, img.height, frames, has_alpha)
 
 
 def open_image(fp: IO[bytes]) -> tuple[str, ImageFile.ImageFile]:
@@ -130,9 +158,7 @@ def open_image(fp: IO[bytes]) -> tuple[str, ImageFile.ImageFile]:
 
     Call it inside quiet_pixel_guard() on files that inspect_upload has accepted.
     """
-    head = fp.read(_HEAD_BYTES)
-    content_type = _content_type(head)
-    fp.seek(0)
+    content_type, _ = sniff(fp)
     return content_type, _construct(content_type, fp)
 
 
@@ -192,6 +218,7 @@ def _construct(content_type: str, fp: IO[bytes]) -> ImageFile.ImageFile:
         raise Invalid(DAMAGED) from None
 
 
-def _check_pixels(pixels: int, limit: int) -> None:
+def check_pixels(pixels: int, limit: int) -> None:
+    """Invalid when pixels (of one frame, or of all frames together) pass the limit."""
     if pixels > limit:
         raise Invalid(TOO_MANY_PIXELS, pixels=pixels, limit=limit)

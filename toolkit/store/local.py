@@ -28,6 +28,7 @@ from toolkit.store.base import (
 _TMP = ".tmp"
 _LOCK = ".lock"
 _STALE_TMP_SECONDS = 3600
+_FOLDER_RACES = 5
 
 
 def _chunks(stream: BinaryIO) -> Iterator[bytes]:
@@ -117,22 +118,14 @@ class LocalStore(Store):
                 os.unlink(tmp_name)
             raise
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if if_match is None and not if_none_match:
-                os.replace(tmp_name, path)
-                return self._etag(os.stat(path))
-            if if_none_match and self._links:
-                created = self._create_by_link(tmp_name, path, key)
-                if created is not None:
-                    return created
-            with self._locked():
-                current = self._stat(path)
-                if if_none_match and current is not None:
-                    raise VersionMismatch(key)
-                if if_match is not None and (current is None or self._etag(current) != if_match):
-                    raise VersionMismatch(key)
-                os.replace(tmp_name, path)
-                return self._etag(os.stat(path))
+            for attempt in range(_FOLDER_RACES):
+                try:
+                    return self._place(tmp_name, path, key, if_match, if_none_match)
+                except FileNotFoundError:
+                    # A delete removed the (then empty) folder between mkdir and rename: again.
+                    if attempt == _FOLDER_RACES - 1:
+                        raise
+            raise AssertionError("unreachable")
         except OSError as exc:
             # A full disk or a folder made read-only is an outage (503), not a bug (500).
             with contextlib.suppress(OSError):
@@ -142,6 +135,27 @@ class LocalStore(Store):
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
             raise
+
+    def _place(
+        self, tmp_name: str, path: Path, key: str, if_match: str | None, if_none_match: bool
+    ) -> str:
+        """Move the written temporary file to its key, under the write's condition."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if if_match is None and not if_none_match:
+            os.replace(tmp_name, path)
+            return self._etag(os.stat(path))
+        if if_none_match and self._links:
+            created = self._create_by_link(tmp_name, path, key)
+            if created is not None:
+                return created
+        with self._locked():
+            current = self._stat(path)
+            if if_none_match and current is not None:
+                raise VersionMismatch(key)
+            if if_match is not None and (current is None or self._etag(current) != if_match):
+                raise VersionMismatch(key)
+            os.replace(tmp_name, path)
+            return self._etag(os.stat(path))
 
     def _create_by_link(self, tmp_name: str, path: Path, key: str) -> str | None:
         """Create-only without the lock: link(2) refuses an existing name atomically. None when

@@ -8,6 +8,7 @@ trusted single sign-on header, or session cookie) and checks CSRF on cookie-auth
 from __future__ import annotations
 
 import ipaddress
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from enum import IntEnum
 from functools import cache
@@ -20,15 +21,18 @@ from starlette.routing import Route
 from toolkit.accounts import Role, User, normalise_email
 from toolkit.errors import N_, BadRequest, Forbidden, Invalid, NotFound, Starting, Unauthorized
 from toolkit.i18n import current_language, negotiate, pick_language
+from toolkit.keys import Keys
 from toolkit.portal import Portal
 from toolkit.settings import Settings
 from toolkit.web.sessions import (
-    CSRF_COOKIE,
     CSRF_FIELD,
     CSRF_HEADER,
-    SESSION_COOKIE,
+    CsrfTokens,
+    Session,
     SessionCodec,
+    csrf_cookie_name,
     csrf_matches,
+    session_cookie_name,
 )
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -40,6 +44,7 @@ LOOPBACK = ("127.0.0.0/8", "::1/128")
 FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host", "x-forwarded-proto")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LANGUAGE_COOKIE = "toolkit_lang"
+CSRF_REFUSED = N_("This form has expired or did not come from this portal. Reload the page and try again.")
 SSO_HEADER_INVALID = N_(
     "The single sign-on proxy sent a %(header)s header that is not one e-mail address, so this request "
     "was refused. Ask your administrator to check the proxy."
@@ -168,6 +173,10 @@ def _guard(
                 raise Forbidden()
         if request.method not in SAFE_METHODS and via != "token":
             if streams_body and not request.headers.get(CSRF_HEADER):
+                # The streaming parser compares the form's field with the cookie; that the cookie
+                # is bound to this request's session is checked here, before the body is read.
+                if not csrf_cookie_bound(request):
+                    raise Forbidden(CSRF_REFUSED)
                 request.state.csrf_in_body = True
             else:
                 await check_csrf(request)
@@ -199,14 +208,80 @@ def identify(request: Request) -> tuple[User | None, str | None]:
             user = portal.accounts.sso_user(email, auto_create=settings.sso_auto_create)
             if user is not None:
                 return user, "sso"
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        session = session_codec(settings.secret_key, settings.session_days).decode(cookie)
-        if session is not None:
-            user = portal.accounts.get(session.user_id)
-            if user is not None and user.active and user.session_epoch == session.epoch:
-                return user, "session"
+    session = session_of(request, portal)
+    if session is not None:
+        user = portal.accounts.get(session.user_id)
+        if user is not None and user.live_session(session.epoch, session.sid):
+            return user, "session"
     return None, None
+
+
+# The portal's key. Portal.load() loads it before the first request; a Portal without one (made
+# before toolkit.keys existed) gets one here, on first use.
+_KEYS: weakref.WeakKeyDictionary[Portal, Keys] = weakref.WeakKeyDictionary()
+
+
+def keys_of(portal: Portal) -> Keys:
+    keys: Keys | None = getattr(portal, "keys", None)
+    if keys is None:
+        keys = _KEYS.get(portal)
+        if keys is None:
+            keys = _KEYS[portal] = Keys(portal.store, portal.settings.secret_key)
+    return keys
+
+
+def codec_of(portal: Portal) -> SessionCodec:
+    return session_codec(keys_of(portal).secret, portal.settings.session_days)
+
+
+def csrf_tokens_of(portal: Portal) -> CsrfTokens:
+    return _csrf_tokens(keys_of(portal).secret)
+
+
+def session_of(request: Request, portal: Portal) -> Session | None:
+    """The session the request's cookie carries, if authentic and not expired (whether its person
+    still has it is identify()'s question)."""
+    cookie = request.cookies.get(session_cookie_name(portal.settings.secure_cookies))
+    return codec_of(portal).decode(cookie) if cookie else None
+
+
+def csrf_binding(request: Request, portal: Portal) -> str:
+    """What this request's CSRF token must be bound to: the e-mail a trusted single sign-on proxy
+    vouches for, else the id of the session in its cookie, else nothing (not signed in)."""
+    settings = portal.settings
+    if (
+        settings.trusted_email_header
+        and request.client
+        and _trusted(request.client.host, settings.trusted_proxies)
+    ):
+        vouched = [value.strip().lower() for value in request.headers.getlist(settings.trusted_email_header)]
+        if any(vouched):
+            return "sso:" + ",".join(vouched)
+    session = session_of(request, portal)
+    return "session:" + session.sid if session is not None else ""
+
+
+def csrf_cookie_of(request: Request) -> str | None:
+    """The CSRF cookie (named with the __Host- prefix when the base URL is https)."""
+    return request.cookies.get(csrf_cookie_name(request.state.portal.settings.secure_cookies))
+
+
+def csrf_cookie_bound(request: Request) -> bool:
+    """Whether the request's CSRF cookie was made by this portal for this request's binding."""
+    portal = portal_of(request)
+    return csrf_tokens_of(portal).valid(csrf_cookie_of(request), csrf_binding(request, portal))
+
+
+def client_bucket(request: Request) -> str:
+    """Who is signing in, for the sign-in throttle: the client address (an IPv6 client by its /64,
+    which one household or host usually holds whole), or the socket peer when the sender cannot be
+    known (undeclared proxy: then everyone behind it shares one bucket, see `toolkit check`)."""
+    address = client_address(request, request.state.portal.settings.trusted_proxies)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    if address is not None:
+        return str(address)
+    return "peer:" + (request.client.host if request.client else "")
 
 
 # What a single e-mail address never contains: list separators, angle brackets, quotes, spaces.
@@ -239,8 +314,13 @@ def trusted_email(request: Request, header: str) -> str | None:
 
 
 @cache
-def session_codec(secret: str, days: int) -> SessionCodec:
+def session_codec(secret: str | bytes, days: int) -> SessionCodec:
     return SessionCodec(secret, days * 86400)
+
+
+@cache
+def _csrf_tokens(secret: bytes) -> CsrfTokens:
+    return CsrfTokens(secret)
 
 
 @cache
@@ -313,7 +393,8 @@ def language_for(request: Request, user: User | None) -> str:
 
 
 async def check_csrf(request: Request) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE)
+    """The token sent (header or form field) is the cookie's, and bound to this request's session."""
+    cookie = csrf_cookie_of(request)
     sent = request.headers.get(CSRF_HEADER)
     if not sent and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -321,10 +402,8 @@ async def check_csrf(request: Request) -> None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not csrf_matches(cookie, sent):
-        raise Forbidden(
-            N_("This form has expired or did not come from this portal. Reload the page and try again.")
-        )
+    if not (csrf_matches(cookie, sent) and csrf_cookie_bound(request)):
+        raise Forbidden(CSRF_REFUSED)
 
 
 def routes_without_declaration(routes: Sequence[Any]) -> list[str]:

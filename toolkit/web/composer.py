@@ -7,6 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from toolkit.accounts import User
+from toolkit.assets import Asset
+from toolkit.errors import NotFound
 from toolkit.i18n import current_language
 from toolkit.portal import Portal
 from toolkit.posts import Post
@@ -34,7 +36,7 @@ async def composer(request: Request) -> Response:
     composition = portal.posts.compose(
         post, user, variant_id=variant.id, body=body, hashtags=kept, fold_at=portal.settings.fold_at
     )
-    asset = portal.assets.get(post.asset_id) if post.asset_id else None
+    asset = _visible_image(portal, user, post)
     context = {
         "post": post,
         "variant": variant,
@@ -48,6 +50,17 @@ async def composer(request: Request) -> Response:
         "share_link": await run_in_threadpool(_share_url, portal, post, user),
     }
     return render(request, "employee/composer.html", context)
+
+
+def _visible_image(portal: Portal, user: User, post: Post) -> Asset | None:
+    """The post's image if this person may see it (Assets.visible), else None: a draft, archived
+    or expired image shows nothing of itself, not even its alt text."""
+    if not post.asset_id:
+        return None
+    try:
+        return portal.assets.visible(user, post.asset_id)
+    except NotFound:
+        return None
 
 
 def _share_url(portal: Portal, post: Post, user: User) -> str:

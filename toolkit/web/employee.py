@@ -1,4 +1,5 @@
-"""Pages every signed-in person uses: the feed of example posts and their own profile."""
+"""Pages every signed-in person uses: the feed of example posts and their own profile (where they
+can also sign out everywhere)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from toolkit.posts import LANGUAGES, Post
 from toolkit.web.access import Allow, portal_of, require_user, route
 from toolkit.web.forms import form_fields, see_other
 from toolkit.web.policy import require_acknowledged
+from toolkit.web.public import sign_out
 from toolkit.web.templating import render
 
 
@@ -67,8 +69,16 @@ async def save_profile(request: Request) -> Response:
     return see_other("/profile?saved=1")
 
 
+async def sign_out_everywhere(request: Request) -> Response:
+    """End every session of this person, on every browser and instance, this one included."""
+    user = require_user(request)
+    await run_in_threadpool(portal_of(request).accounts.end_all_sessions, user)
+    return sign_out(request, see_other("/login"))
+
+
 routes = [
     route("/", home, allow=Allow.employee),
     route("/profile", profile_page, allow=Allow.employee),
     route("/profile", save_profile, allow=Allow.employee, methods=["POST"], name="save_profile"),
+    route("/profile/sign-out-everywhere", sign_out_everywhere, allow=Allow.employee, methods=["POST"]),
 ]

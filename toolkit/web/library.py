@@ -54,6 +54,8 @@ def _library(
     status: int = 200,
 ) -> Response:
     user = require_user(request)
+    # Employees see the crisis message instead of images to download while sharing is paused.
+    portal_of(request).crisis.ensure_calm_for(user)
     assets = portal_of(request).assets
     multi = params if isinstance(params, ImmutableMultiDict) else ImmutableMultiDict(params)
     q = multi.get("q", "").strip()
@@ -199,7 +201,10 @@ def _asset_page(
 
 
 async def asset_page(request: Request) -> Response:
-    asset = portal_of(request).assets.visible(require_user(request), request.path_params["asset_id"])
+    user = require_user(request)
+    portal = portal_of(request)
+    portal.crisis.ensure_calm_for(user)
+    asset = portal.assets.visible(user, request.path_params["asset_id"])
     return _asset_page(request, asset)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -86,8 +87,11 @@ def _form(
         for a in (portal.assets.get(r.id) for r in portal.records.all("assets"))
         if a is not None and a.status != "archived"
     ]
+    image = portal.assets.get(post.asset_id) if post and post.asset_id else None
     context = {
         "post": post,
+        # The saved post's image when employees could not see it: approving offers to approve it too.
+        "image_to_approve": image if image is not None and image.status != "approved" else None,
         "v": source,
         "variants": variants,
         "error": error,
@@ -137,11 +141,18 @@ async def save_post(request: Request) -> Response:
 
 async def change_status(request: Request) -> Response:
     actor = require_user(request)
-    posts = portal_of(request).posts
+    portal = portal_of(request)
+    posts = portal.posts
     post_id = request.path_params["post_id"]
-    action = (await form_fields(request)).get("action", "")
+    fields = await form_fields(request)
+    action = fields.get("action", "")
     if action == "approve":
-        await run_in_threadpool(posts.approve, post_id, actor)
+        # The checkbox approves a draft image in the same step; without it such a post is refused.
+        with_image = partial(portal.assets.approve, actor=actor) if fields.get("approve_image") else None
+        try:
+            await run_in_threadpool(lambda: posts.approve(post_id, actor, approve_image=with_image))
+        except (Invalid, Conflict) as exc:
+            return _form(request, posts.require(post_id), error=exc.text(gettext), status=exc.status)
     elif action == "archive":
         await run_in_threadpool(posts.archive, post_id, actor)
     elif action == "delete":

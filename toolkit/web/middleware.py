@@ -1,5 +1,9 @@
 """Things every response gets: security headers, a CSRF cookie, the request's language; and its
-duration in portal.metrics (request_seconds by method, route template and status class)."""
+duration in portal.metrics (request_seconds by method, route template and status class).
+
+The CSRF cookie holds a token bound to what the request is authenticated by (toolkit.web.sessions):
+a request whose cookie is missing, or was made for another binding (signed out, another session,
+planted from elsewhere), gets a fresh one, and its page carries that one."""
 
 from __future__ import annotations
 
@@ -7,12 +11,15 @@ from http.cookies import SimpleCookie
 from time import perf_counter
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from toolkit.i18n import current_language, negotiate, pick_language
 from toolkit.metrics import OTHER
 from toolkit.portal import Portal
-from toolkit.web.sessions import CSRF_COOKIE, new_csrf_token
+from toolkit.store import StoreUnavailable
+from toolkit.web.access import csrf_binding, csrf_tokens_of
+from toolkit.web.sessions import csrf_cookie_name
 
 # No inline scripts anywhere: all JavaScript is in files under /static.
 CSP = (
@@ -52,11 +59,9 @@ class PortalMiddleware:
                 cookies.load(raw_cookie)
             except Exception:
                 cookies = SimpleCookie()
-        csrf = cookies[CSRF_COOKIE].value if CSRF_COOKIE in cookies else None
-        # API clients with a token never use the CSRF cookie: do not hand them one on every call.
-        fresh_csrf = csrf is None and b"authorization" not in headers
         state = scope.setdefault("state", {})
-        state["csrf_token"] = csrf or new_csrf_token()
+        csrf_name, csrf, fresh_csrf = self._csrf(scope, state, headers, cookies)
+        state["csrf_token"] = fresh_csrf or csrf or ""
         lang_cookie = cookies["toolkit_lang"].value if "toolkit_lang" in cookies else None
         current_language.set(
             pick_language(
@@ -73,11 +78,13 @@ class PortalMiddleware:
                 response_headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     response_headers.setdefault(name, value)
-                if fresh_csrf and not scope["path"].startswith(NO_COOKIE_PATHS):
-                    secure = "; Secure" if self.secure_cookies else ""
+                # A response that sets the cookie itself (signing in, out) knows better.
+                if fresh_csrf and not any(
+                    value.startswith(csrf_name + "=") for value in response_headers.getlist("set-cookie")
+                ):
+                    secure = "; Secure" if csrf_name != csrf_cookie_name(False) else ""
                     response_headers.append(
-                        "set-cookie",
-                        f"{CSRF_COOKIE}={state['csrf_token']}; Path=/; HttpOnly; SameSite=Lax{secure}",
+                        "set-cookie", f"{csrf_name}={fresh_csrf}; Path=/; HttpOnly; SameSite=Lax{secure}"
                     )
             await send(message)
 
@@ -93,3 +100,28 @@ class PortalMiddleware:
                 portal.metrics.request(
                     scope["method"], getattr(route, "path", OTHER), status, perf_counter() - started
                 )
+
+    def _csrf(
+        self, scope: Scope, state: dict[str, object], headers: dict[bytes, bytes], cookies: SimpleCookie
+    ) -> tuple[str, str | None, str | None]:
+        """(cookie name, the request's CSRF cookie, a fresh token to set instead, if it needs one)."""
+        portal = state.get("portal")
+        secure = portal.settings.secure_cookies if isinstance(portal, Portal) else self.secure_cookies
+        name = csrf_cookie_name(secure)
+        csrf = cookies[name].value if name in cookies else None
+        # API clients with a token never use the CSRF cookie: do not hand them one on every call.
+        # Static files, health checks, share pages and scrapers never post a form.
+        if (
+            not isinstance(portal, Portal)
+            or not portal.ready
+            or b"authorization" in headers
+            or scope["path"].startswith(NO_COOKIE_PATHS)
+        ):
+            return name, csrf, None
+        try:
+            # The key is loaded by Portal.load(); only a Portal made without one loads it here.
+            tokens = csrf_tokens_of(portal)
+        except StoreUnavailable:
+            return name, csrf, None
+        binding = csrf_binding(Request(scope), portal)
+        return name, csrf, None if tokens.valid(csrf, binding) else tokens.new(binding)

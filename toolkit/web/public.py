@@ -8,28 +8,52 @@ from starlette.responses import JSONResponse, Response
 
 from toolkit.errors import Invalid, NotFound, TooManyRequests
 from toolkit.i18n import LANGUAGES
-from toolkit.web.access import LANGUAGE_COOKIE, Allow, portal_of, route, session_codec, user_of
+from toolkit.web.access import (
+    LANGUAGE_COOKIE,
+    Allow,
+    client_bucket,
+    codec_of,
+    csrf_tokens_of,
+    portal_of,
+    route,
+    session_of,
+    user_of,
+)
 from toolkit.web.forms import form_fields, safe_next, see_other
-from toolkit.web.sessions import CSRF_COOKIE, SESSION_COOKIE, new_csrf_token
+from toolkit.web.sessions import csrf_cookie_name, session_cookie_name
 from toolkit.web.templating import render
 
 
 def sign_in(request: Request, response: Response, user_id: str, epoch: int) -> Response:
-    """Start a fresh session: new session cookie and a new CSRF token (rotated at login)."""
-    settings = portal_of(request).settings
-    codec = session_codec(settings.secret_key, settings.session_days)
+    """Start a fresh session: a new session id in the cookie, and a new CSRF token bound to it."""
+    portal = portal_of(request)
+    settings = portal.settings
+    value, session = codec_of(portal).issue(user_id, epoch)
     response.set_cookie(
-        SESSION_COOKIE,
-        codec.encode(user_id, epoch),
+        session_cookie_name(settings.secure_cookies),
+        value,
         max_age=settings.session_days * 86400,
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
     )
-    response.set_cookie(
-        CSRF_COOKIE, new_csrf_token(), httponly=True, samesite="lax", secure=settings.secure_cookies
-    )
+    _set_csrf(request, response, "session:" + session.sid)
     return response
+
+
+def sign_out(request: Request, response: Response) -> Response:
+    """Drop the session cookie, and give the browser a CSRF token for a visitor not signed in."""
+    secure = portal_of(request).settings.secure_cookies
+    response.delete_cookie(session_cookie_name(secure), httponly=True, samesite="lax", secure=secure)
+    _set_csrf(request, response, "")
+    return response
+
+
+def _set_csrf(request: Request, response: Response, binding: str) -> None:
+    portal = portal_of(request)
+    secure = portal.settings.secure_cookies
+    token = csrf_tokens_of(portal).new(binding)
+    response.set_cookie(csrf_cookie_name(secure), token, httponly=True, samesite="lax", secure=secure)
 
 
 async def login_page(request: Request) -> Response:
@@ -45,7 +69,10 @@ async def login(request: Request) -> Response:
     email = fields.get("email", "")
     try:
         user = await run_in_threadpool(
-            portal_of(request).accounts.authenticate, email, fields.get("password", "")
+            portal_of(request).accounts.authenticate,
+            email,
+            fields.get("password", ""),
+            client_bucket(request),
         )
     except (Invalid, TooManyRequests) as exc:
         from toolkit.i18n import gettext
@@ -56,9 +83,16 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    response = see_other("/login")
-    response.delete_cookie(SESSION_COOKIE)
-    return response
+    """End this session on every instance, not only in this browser: a copy of the cookie taken
+    before is refused too (within the refresh interval on other instances)."""
+    portal = portal_of(request)
+    session = session_of(request, portal)
+    person = portal.accounts.get(session.user_id) if session is not None else None
+    # Only a session that still works is written down: a dead one costs no write, however often.
+    if session is not None and person is not None and person.live_session(session.epoch, session.sid):
+        expires = codec_of(portal).expires_at(session)
+        await run_in_threadpool(portal.accounts.end_session, session.user_id, session.sid, expires)
+    return sign_out(request, see_other("/login"))
 
 
 async def link_page(request: Request) -> Response:

@@ -45,7 +45,8 @@ from toolkit.assets import UploadedFile
 from toolkit.errors import N_, BadRequest, Forbidden, Invalid, TooLarge
 from toolkit.portal import Portal
 from toolkit.store.local import LocalStore
-from toolkit.web.sessions import CSRF_COOKIE, CSRF_FIELD, csrf_matches
+from toolkit.web.access import csrf_cookie_of
+from toolkit.web.sessions import CSRF_FIELD, csrf_matches
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +299,7 @@ async def receive_upload(request: Request, *, max_mb: int) -> Received:
         raise TooLarge(TOO_LARGE, limit=max_mb)
     csrf_in_body = bool(getattr(request.state, "csrf_in_body", False))
     spool = await run_in_threadpool(_spool_for_upload, request.state.portal)
-    parts = _Parts(max_bytes, max_mb, request.cookies.get(CSRF_COOKIE), csrf_in_body, spool)
+    parts = _Parts(max_bytes, max_mb, csrf_cookie_of(request), csrf_in_body, spool)
     parser = MultipartParser(_boundary(request), parts.callbacks())  # type: ignore[arg-type]
     received_bytes = 0
     try:

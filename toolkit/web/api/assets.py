@@ -6,9 +6,14 @@ other asset answers 404. Uploads stream (toolkit.web.uploads), so a large file n
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from collections.abc import Iterator
+from weakref import WeakKeyDictionary
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -18,10 +23,11 @@ from toolkit.assets import Asset
 from toolkit.errors import N_, Invalid
 from toolkit.imaging.master import THUMB_WIDTHS
 from toolkit.store.base import CHUNK
+from toolkit.web import idempotency
 from toolkit.web.access import Allow, portal_of, require_user, route
 from toolkit.web.api.responses import json_response
 from toolkit.web.forms import if_match, json_body
-from toolkit.web.uploads import receive_upload
+from toolkit.web.uploads import Received, receive_upload
 
 # Images never change under an asset id (a new upload is a new asset), so browsers may keep them.
 IMMUTABLE = "private, max-age=31536000, immutable"
@@ -34,24 +40,60 @@ _EXTENSIONS = {
 }
 
 
+# Uploads being processed (decoded, then stored) at once per event loop. Decoding itself is bounded
+# by the decode budget (one per core); this keeps uploads waiting for it out of the thread pool
+# every other request shares: they wait here, without a thread.
+UPLOAD_THREADS = 16
+_upload_limiters: WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = WeakKeyDictionary()
+
+
+def _upload_limiter() -> CapacityLimiter:
+    loop = asyncio.get_running_loop()
+    limiter = _upload_limiters.get(loop)
+    if limiter is None:
+        limiter = _upload_limiters[loop] = CapacityLimiter(UPLOAD_THREADS)
+    return limiter
+
+
 async def store_upload(request: Request, user: User) -> tuple[Asset, bool]:
     """Receive the multipart upload of this request and add it to the library: (asset, duplicate)."""
     portal = portal_of(request)
     received = await receive_upload(request, max_mb=portal.settings.max_upload_mb)
     try:
-        upload = received.file
-        if upload is None or (upload.size == 0 and not upload.filename):
-            raise Invalid(N_("Choose a file to upload."))
-        return await run_in_threadpool(
-            lambda: portal.assets.add_upload(
-                upload,
-                actor=user,
-                title=received.fields.get("title", ""),
-                tags=received.fields.get("tags", ""),
-            )
-        )
+        return await add_received(request, received, user)
     finally:
         await run_in_threadpool(received.close)
+
+
+async def add_received(request: Request, received: Received, user: User) -> tuple[Asset, bool]:
+    """Add a received upload to the library: (asset, duplicate)."""
+    portal = portal_of(request)
+    upload = received.file
+    if upload is None or (upload.size == 0 and not upload.filename):
+        raise Invalid(N_("Choose a file to upload."))
+    return await anyio.to_thread.run_sync(
+        lambda: portal.assets.add_upload(
+            upload,
+            actor=user,
+            title=received.fields.get("title", ""),
+            tags=received.fields.get("tags", ""),
+        ),
+        limiter=_upload_limiter(),
+    )
+
+
+def upload_fingerprint(received: Received) -> bytes:
+    """What an Idempotency-Key stands for on an upload: the file's bytes (by their sha256), its
+    name, and the title and tags sent with it."""
+    upload = received.file
+    return json.dumps(
+        [
+            upload.sha256 if upload else "",
+            upload.filename if upload else "",
+            received.fields.get("title", ""),
+            received.fields.get("tags", ""),
+        ]
+    ).encode()
 
 
 def _number(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -72,6 +114,7 @@ def _flag(request: Request, name: str) -> bool:
 
 async def list_assets(request: Request) -> Response:
     user = require_user(request)
+    portal_of(request).crisis.ensure_calm_for(user)
     params = request.query_params
     result = portal_of(request).assets.search(
         user,
@@ -95,16 +138,33 @@ async def list_assets(request: Request) -> Response:
 async def create_asset(request: Request) -> Response:
     """201 with the new asset; 200 with the existing one and duplicate: true for the same bytes."""
     user = require_user(request)
-    asset, duplicate = await store_upload(request, user)
-    response = json_response(
-        asset.public() | {"duplicate": duplicate}, status=200 if duplicate else 201, version=asset.version
-    )
-    response.headers["location"] = f"/api/v1/assets/{asset.id}"
-    return response
+    received = await receive_upload(request, max_mb=portal_of(request).settings.max_upload_mb)
+    try:
+        attempt = await idempotency.begin(request, upload_fingerprint(received))
+        if isinstance(attempt, Response):
+            return attempt
+        try:
+            asset, duplicate = await add_received(request, received, user)
+        except BaseException:
+            if attempt is not None:
+                await attempt.abandon()
+            raise
+        response = json_response(
+            asset.public() | {"duplicate": duplicate}, status=200 if duplicate else 201, version=asset.version
+        )
+        response.headers["location"] = f"/api/v1/assets/{asset.id}"
+        if attempt is not None:
+            await attempt.keep(response)
+        return response
+    finally:
+        await run_in_threadpool(received.close)
 
 
 async def get_asset(request: Request) -> Response:
-    asset = portal_of(request).assets.visible(require_user(request), request.path_params["asset_id"])
+    user = require_user(request)
+    portal = portal_of(request)
+    portal.crisis.ensure_calm_for(user)
+    asset = portal.assets.visible(user, request.path_params["asset_id"])
     return json_response(asset.public(), version=asset.version)
 
 
@@ -150,9 +210,12 @@ def _not_modified(request: Request, etag: str) -> bool:
 
 
 async def thumbnail(request: Request) -> Response:
-    """A small JPEG of the asset (w=320 or 640), for grids and previews."""
+    """A small JPEG of the asset (w=320 or 640), for grids and previews; paused for employees
+    during a crisis, like every other image of the library."""
     portal = portal_of(request)
-    asset = portal.assets.visible(require_user(request), request.path_params["asset_id"])
+    user = require_user(request)
+    portal.crisis.ensure_calm_for(user)
+    asset = portal.assets.visible(user, request.path_params["asset_id"])
     width = _number(request, "w", THUMB_WIDTHS[0], 1, 100_000)
     if width not in THUMB_WIDTHS:
         raise Invalid(
@@ -174,10 +237,9 @@ async def master(request: Request) -> Response:
     """The working master (upright, sRGB, at most 2560 px), for everyone who may see the asset."""
     portal = portal_of(request)
     user = require_user(request)
+    # Downloading is sharing: paused for employees while crisis mode is on.
+    portal.crisis.ensure_calm_for(user)
     asset = portal.assets.visible(user, request.path_params["asset_id"])
-    if not user.is_marketing:
-        # Downloading is sharing: paused for employees while crisis mode is on.
-        portal.crisis.ensure_calm()
     etag = f'"{asset.sha256[:32]}-m"'
     if _not_modified(request, etag):
         return _image_response(etag, None, asset.master_type)
@@ -218,7 +280,7 @@ routes = [
     route("/api/v1/assets", list_assets, allow=Allow.employee),
     route(
         "/api/v1/assets",
-        create_asset,
+        idempotency.documented(create_asset),
         allow=Allow.marketing,
         methods=["POST"],
         name="create_asset",

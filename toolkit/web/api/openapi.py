@@ -38,6 +38,7 @@ from toolkit.posts import LANGUAGES as POST_LANGUAGES
 from toolkit.posts import STATUSES as POST_STATUSES
 from toolkit.web.access import SAFE_METHODS, Allow, GuardedRoute, route
 from toolkit.web.api.responses import json_response
+from toolkit.web.idempotency import MAX_KEY_LENGTH, is_idempotent
 
 API_PREFIX = "/api/v1"
 OPENAPI_VERSION = "3.1.0"
@@ -375,6 +376,7 @@ SCHEMAS: dict[str, Schema] = {
         required=[],
         open=True,
     ),
+    "Approval": obj({"approve_image": BOOLEAN}, required=[]),
     "Use": obj({"action": string(enum=list(USE_METRICS)), "variant": TEXT}, required=["action"], open=True),
     "HashtagSet": obj(
         {
@@ -480,6 +482,19 @@ IF_MATCH = header(
     "If-Match", "The strong ETag of the version you edited; 412 when it is no longer the current one."
 )
 IF_NONE_MATCH = header("If-None-Match", "ETags you hold; 304 without a body when one is current.")
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A key you choose (a UUID, say) to retry this create safely: within 24 hours the same key "
+        "with the same body returns the first answer (status, body, ETag, Location, with "
+        "Idempotent-Replayed: true) without doing it again. The same key with another body is 422 "
+        "(idempotency_key_reused); while the first request with it still runs, 409 "
+        "(idempotency_key_in_use). Keys are per person."
+    ),
+    "schema": string(minLength=1, maxLength=MAX_KEY_LENGTH),
+}
 PERIOD = (
     query("from", DATE, "First day (YYYY-MM-DD); by default 30 days before 'to'."),
     query("to", DATE, "Last day (YYYY-MM-DD); by default today. At most 366 days in all."),
@@ -612,7 +627,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Search the image library",
         "assets",
         ok("AssetList", "Newest first; employees get only images they may share today."),
-        errors=(422,),
+        errors=(422, 423),
         parameters=(
             query("q", TEXT, "Words that start a word of the title, description or tags."),
             {
@@ -640,7 +655,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         description="The body streams to a temporary file; JPEG, PNG, WebP, GIF, TIFF and HEIC are read.",
     ),
     ("GET", "/api/v1/assets/{asset_id}"): Operation(
-        "One image's details", "assets", ok("Asset", "The image.", versioned=True)
+        "One image's details", "assets", ok("Asset", "The image.", versioned=True), errors=(423,)
     ),
     ("PATCH", "/api/v1/assets/{asset_id}"): Operation(
         "Curate an image: title, texts, tags, status, focal point, rights and consent",
@@ -669,7 +684,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "A small JPEG of the image",
         "assets",
         binary("The thumbnail.", ["image/jpeg"], cached=True),
-        errors=(422,),
+        errors=(422, 423),
         parameters=(
             query("w", {"type": "integer", "enum": list(THUMB_WIDTHS)}, "Width in pixels."),
             IF_NONE_MATCH,
@@ -797,7 +812,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Approve a post: it goes live in its validity window",
         "posts",
         ok("Post", "The approved post.", versioned=True),
-        errors=(409,),
+        errors=(409, 422),
+        body="Approval",
+        body_required=False,
+        description="A post whose image is not approved is refused (422, naming the image) unless "
+        "approve_image is true, which approves the image in the same step.",
     ),
     ("POST", "/api/v1/posts/{post_id}/archive"): Operation(
         "Archive a post: it leaves the feed",
@@ -951,6 +970,8 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
 
 def _error_codes(method: str, route: GuardedRoute, described: Operation) -> list[int]:
     codes = {401, 503, *described.errors}
+    if is_idempotent(route.handler):
+        codes.update((409, 422))
     if route.allow > Allow.employee or method not in SAFE_METHODS:
         codes.add(403)
     if "{" in route.path:
@@ -981,7 +1002,9 @@ def _operation(method: str, route: GuardedRoute, described: Operation, operation
         "tags": [described.tag],
         "x-allow": route.allow.name,
         "security": [] if route.allow == Allow.anyone else [{"bearerAuth": []}],
-        "parameters": _path_parameters(route.path) + [dict(p) for p in described.parameters],
+        "parameters": _path_parameters(route.path)
+        + [dict(p) for p in described.parameters]
+        + ([dict(IDEMPOTENCY_KEY)] if is_idempotent(route.handler) else []),
         "responses": dict(sorted(responses.items())),
     }
     if described.body:

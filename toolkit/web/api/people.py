@@ -12,6 +12,7 @@ from toolkit.web.access import Allow, portal_of, require_user, route
 from toolkit.web.admin import link_url
 from toolkit.web.api.responses import json_response
 from toolkit.web.forms import if_match, json_body
+from toolkit.web.idempotency import idempotent
 
 
 async def me(request: Request) -> Response:
@@ -80,6 +81,6 @@ routes = [
     route("/api/v1/me", me, allow=Allow.employee),
     route("/api/v1/me", update_me, allow=Allow.employee, methods=["PATCH"], name="update_me"),
     route("/api/v1/users", list_users, allow=Allow.admin),
-    route("/api/v1/users", create_user, allow=Allow.admin, methods=["POST"], name="create_user"),
+    route("/api/v1/users", idempotent(create_user), allow=Allow.admin, methods=["POST"], name="create_user"),
     route("/api/v1/users/{user_id}", update_user, allow=Allow.admin, methods=["PATCH"]),
 ]

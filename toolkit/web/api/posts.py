@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -13,18 +14,36 @@ from toolkit.errors import N_, Invalid, NotFound
 from toolkit.i18n import gettext
 from toolkit.kits import build_kit, image_filename, slug
 from toolkit.portal import Portal
-from toolkit.posts import Composition, Post
+from toolkit.posts import EDITABLE, Composition, Post
 from toolkit.web.access import Allow, portal_of, require_user, route
 from toolkit.web.api.responses import json_response
-from toolkit.web.forms import if_match, json_body
+from toolkit.web.forms import if_match, json_body, json_limit_bytes, read_json_bytes
+from toolkit.web.idempotency import idempotent
 
 
-def _post_json(post: Post, portal: Portal) -> dict[str, Any]:
-    return post.public() | {"hashtags": portal.posts.hashtags_of(post)}
+def _post_json(post: Post, portal: Portal, user: User) -> dict[str, Any]:
+    """A post as the API shows it; employees do not get marketing's user ids (created_by)."""
+    return post.public(staff=user.is_marketing) | {"hashtags": portal.posts.hashtags_of(post)}
 
 
 def composition_json(composition: Composition) -> dict[str, Any]:
     return composition.public(gettext)
+
+
+# What GET answers besides the editable fields: sending a post back as it was read is fine, and
+# these are left as they are (status changes through /approve and /archive).
+READ_ONLY = frozenset(
+    {"id", "version", "status", "created_at", "created_by", "updated_at", "approved_at", "hashtags"}
+)
+
+
+def _post_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A post's fields from a request; any field a post does not have is refused (422 naming it)
+    rather than silently dropped, so a misspelt or unsupported field never looks accepted."""
+    unknown = sorted(k for k in body if k not in EDITABLE and k not in READ_ONLY)
+    if unknown:
+        raise Invalid(N_("Unknown field '%(field)s'."), field=unknown[0][:60])
+    return body
 
 
 async def list_posts(request: Request) -> Response:
@@ -36,15 +55,15 @@ async def list_posts(request: Request) -> Response:
     else:
         portal.crisis.ensure_calm()
         posts = portal.posts.feed(campaign=query.get("campaign") or None, language=query.get("lang") or None)
-    return json_response({"items": [_post_json(p, portal) for p in posts], "total": len(posts)})
+    return json_response({"items": [_post_json(p, portal, user) for p in posts], "total": len(posts)})
 
 
 async def create_post(request: Request) -> Response:
     actor = require_user(request)
     portal = portal_of(request)
-    body = await json_body(request)
+    body = _post_body(await json_body(request))
     post = await run_in_threadpool(portal.posts.create, body, actor)
-    return json_response(_post_json(post, portal), status=201, version=post.version)
+    return json_response(_post_json(post, portal, actor), status=201, version=post.version)
 
 
 async def get_post(request: Request) -> Response:
@@ -53,17 +72,17 @@ async def get_post(request: Request) -> Response:
     if not user.is_marketing:
         portal.crisis.ensure_calm()
     post = portal.posts.visible(user, request.path_params["post_id"])
-    return json_response(_post_json(post, portal), version=post.version)
+    return json_response(_post_json(post, portal, user), version=post.version)
 
 
 async def update_post(request: Request) -> Response:
     actor = require_user(request)
     portal = portal_of(request)
-    body = await json_body(request)
+    body = _post_body(await json_body(request))
     post = await run_in_threadpool(
         lambda: portal.posts.update(request.path_params["post_id"], body, actor, version=if_match(request))
     )
-    return json_response(_post_json(post, portal), version=post.version)
+    return json_response(_post_json(post, portal, actor), version=post.version)
 
 
 async def delete_post(request: Request) -> Response:
@@ -76,17 +95,40 @@ async def delete_post(request: Request) -> Response:
 
 
 async def approve_post(request: Request) -> Response:
+    """Put a post live; {"approve_image": true} approves its image too when that is not approved
+    yet (otherwise such a post is refused with 422 naming the image). The body is optional."""
     actor = require_user(request)
     portal = portal_of(request)
-    post = await run_in_threadpool(portal.posts.approve, request.path_params["post_id"], actor)
-    return json_response(_post_json(post, portal), version=post.version)
+    with_image = await _approve_image_requested(request)
+    post = await run_in_threadpool(
+        lambda: portal.posts.approve(
+            request.path_params["post_id"],
+            actor,
+            approve_image=partial(portal.assets.approve, actor=actor) if with_image else None,
+        )
+    )
+    return json_response(_post_json(post, portal, actor), version=post.version)
+
+
+async def _approve_image_requested(request: Request) -> bool:
+    raw = await read_json_bytes(request, json_limit_bytes(request))
+    if not raw.strip():
+        return False
+    body = await json_body(request)
+    unknown = sorted(set(body) - {"approve_image"})
+    if unknown:
+        raise Invalid(N_("Unknown field '%(field)s'."), field=unknown[0][:60])
+    flag = body.get("approve_image", False)
+    if not isinstance(flag, bool):
+        raise Invalid(N_("%(field)s must be true or false."), field="approve_image")
+    return flag
 
 
 async def archive_post(request: Request) -> Response:
     actor = require_user(request)
     portal = portal_of(request)
     post = await run_in_threadpool(portal.posts.archive, request.path_params["post_id"], actor)
-    return json_response(_post_json(post, portal), version=post.version)
+    return json_response(_post_json(post, portal, actor), version=post.version)
 
 
 def _employee_post(request: Request) -> tuple[Portal, User, Post]:
@@ -155,10 +197,14 @@ async def record_use(request: Request) -> Response:
 async def post_image(
     portal: Portal, user: User, post: Post, fmt: str = "jpeg"
 ) -> tuple[bytes, str, str] | None:
-    """The share-ready image of a post for this person, or None when the post has no image."""
+    """The share-ready image of a post for this person, or None when the post has no image this
+    person may see (an image archived or expired after the post went live)."""
     if not post.asset_id:
         return None
-    asset = portal.assets.visible(user, post.asset_id)
+    try:
+        asset = portal.assets.visible(user, post.asset_id)
+    except NotFound:
+        return None
     rendition = await run_in_threadpool(
         lambda: portal.renditions.render(
             asset, post.preset, fmt, watermark=True, headline=post.headline or None
@@ -186,11 +232,14 @@ async def preview_image(request: Request) -> Response:
 
 async def download_image(request: Request) -> Response:
     portal, user, post = _employee_post(request)
+    variant = request.query_params.get("variant", "")
+    if variant:
+        post.variant(variant)  # 404 for a made-up variant, before anything is rendered or counted
     image = await post_image(portal, user, post, request.query_params.get("format", "jpeg"))
     if image is None:
         raise NotFound(N_("This post has no image."))
     data, content_type, _ = image
-    portal.posts.record_use(post, user, "download", request.query_params.get("variant", ""))
+    portal.posts.record_use(post, user, "download", variant)
     return Response(
         data,
         media_type=content_type,
@@ -272,7 +321,7 @@ async def delete_set(request: Request) -> Response:
 
 routes = [
     route("/api/v1/posts", list_posts, allow=Allow.employee),
-    route("/api/v1/posts", create_post, allow=Allow.marketing, methods=["POST"]),
+    route("/api/v1/posts", idempotent(create_post), allow=Allow.marketing, methods=["POST"]),
     route("/api/v1/posts/preview", preview, allow=Allow.marketing, methods=["POST"]),
     route("/api/v1/posts/{post_id}", get_post, allow=Allow.employee),
     route("/api/v1/posts/{post_id}", update_post, allow=Allow.marketing, methods=["PATCH"]),
@@ -286,7 +335,7 @@ routes = [
     route("/api/v1/posts/{post_id}/preview.jpg", preview_image, allow=Allow.employee),
     route("/api/v1/posts/{post_id}/kit.zip", kit, allow=Allow.employee),
     route("/api/v1/hashtag-sets", list_sets, allow=Allow.marketing),
-    route("/api/v1/hashtag-sets", create_set, allow=Allow.marketing, methods=["POST"]),
+    route("/api/v1/hashtag-sets", idempotent(create_set), allow=Allow.marketing, methods=["POST"]),
     route("/api/v1/hashtag-sets/{set_id}", get_set, allow=Allow.marketing),
     route("/api/v1/hashtag-sets/{set_id}", update_set, allow=Allow.marketing, methods=["PATCH"]),
     route("/api/v1/hashtag-sets/{set_id}", delete_set, allow=Allow.marketing, methods=["DELETE"]),

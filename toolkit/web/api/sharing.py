@@ -14,6 +14,7 @@ from toolkit.sharing import ShareLink
 from toolkit.stats import parse_period
 from toolkit.web.access import Allow, portal_of, require_user, route
 from toolkit.web.api.responses import json_response
+from toolkit.web.idempotency import idempotent
 
 
 def link_json(portal: Portal, link: ShareLink) -> dict[str, Any]:
@@ -78,7 +79,7 @@ async def my_stats(request: Request) -> Response:
 routes = [
     route(
         "/api/v1/posts/{post_id}/share-link",
-        make_share_link,
+        idempotent(make_share_link),
         allow=Allow.employee,
         methods=["POST"],
         name="api_make_share_link",
