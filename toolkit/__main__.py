@@ -51,11 +51,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1:
         # Each worker is an independent instance on the same store, exactly like several hosts;
         # this process prepares the store (demo content, the first-admin link) and hands over.
+        # A worker accepts connections only once it has loaded the records: the workers share one
+        # port, and a worker still starting would otherwise be handed requests it answers 503.
         portal = _portal(settings)
         _welcome(portal, demo=args.demo)
         portal.close()
         print(f"\nServing {settings.base_url} (store: {portal.store.endpoint})", flush=True)
-        uvicorn.run("toolkit.app:create_serving_app", factory=True, workers=args.workers, **common)
+        uvicorn.run("toolkit.app:create_app", factory=True, workers=args.workers, **common)
         return 0
     portal = Portal(settings)
     try:

@@ -136,9 +136,3 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
-
-
-def create_serving_app() -> Starlette:
-    """The app as a server process runs it (uvicorn's factory for `serve --workers N`): listening
-    at once, 503 "starting" until the records are loaded."""
-    return create_app(serve_while_starting=True)
