@@ -62,7 +62,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     portal = Portal(settings)
     try:
         portal.store.ping()
-    except StoreUnavailable as exc:
+        portal.keys.load()  # a refused key stops the start here, not in the background
+    except (StoreUnavailable, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
     print(f"\nServing {settings.base_url} (store: {portal.store.endpoint})", flush=True)
     # Listening at once: /api/v1/health says 503 "starting" until the records are loaded.

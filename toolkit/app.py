@@ -79,6 +79,10 @@ async def _run(portal: Portal, after_start: Callable[[Portal], None] | None) -> 
             except StoreUnavailable as exc:
                 log.error("cannot load the records yet, retrying: %s", exc)
                 await asyncio.sleep(portal.settings.refresh_seconds)
+            except Exception:
+                # Health keeps answering 503 "starting"; the log says why.
+                log.exception("loading the records failed, retrying")
+                await asyncio.sleep(portal.settings.refresh_seconds)
     if after_start is not None:
         await run_in_threadpool(after_start, portal)
     await asyncio.gather(
