@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from toolkit.accounts import User  # noqa: E402
-from toolkit.assets import ASSETS, Asset, words_of  # noqa: E402
+from toolkit.asset_fields import words_of  # noqa: E402
+from toolkit.assets import ASSETS, Asset  # noqa: E402
 from toolkit.portal import Portal  # noqa: E402
 from toolkit.records import record_key  # noqa: E402
 from toolkit.settings import Settings  # noqa: E402

@@ -17,7 +17,8 @@ from tests.conftest import started_portal
 from tests.imaging.samples import close, encode, mean
 from tests.storekit import everything
 from toolkit.accounts import User
-from toolkit.assets import ASSETS, HASHES, TILES_NAME, Asset, UploadedFile, normalise_tags
+from toolkit.asset_fields import normalise_tags
+from toolkit.assets import ASSETS, HASHES, TILES_NAME, Asset, UploadedFile
 from toolkit.errors import Conflict, Invalid, NotFound, PreconditionFailed, ToolkitError, UnsupportedMedia
 from toolkit.imaging.tiles import Tiled
 from toolkit.portal import Portal

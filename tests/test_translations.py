@@ -17,7 +17,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from toolkit import assets, posts
+from toolkit import asset_fields, posts
 from toolkit.accounts import Role
 from toolkit.i18n import LOCALE_DIR, translations
 from toolkit.vocabulary import ROLE_NAMES, STATUS_WORDS
@@ -129,7 +129,7 @@ def test_catalog_is_html_free_and_keeps_the_header() -> None:
 
 def test_words_shown_through_a_variable_are_in_the_vocabulary() -> None:
     assert {role.name for role in Role} == set(ROLE_NAMES)
-    assert set(posts.STATUSES) | set(assets.STATUSES) <= set(STATUS_WORDS)
+    assert set(posts.STATUSES) | set(asset_fields.STATUSES) <= set(STATUS_WORDS)
 
 
 @pytest.mark.parametrize(

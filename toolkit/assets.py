@@ -14,21 +14,31 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
-import unicodedata
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from itertools import chain
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.accounts import User, iso, now
+from toolkit.asset_fields import (
+    STATUSES,
+    TEXT_LIMITS,
+    clean_changes,
+    fold,
+    normalise_tags,
+    title_from,
+    words_of,
+)
+from toolkit.asset_model import Asset as Asset
+from toolkit.asset_model import ExpiryNotice as ExpiryNotice
+from toolkit.asset_model import SearchResult as SearchResult
+from toolkit.asset_model import UploadedFile as UploadedFile
+from toolkit.asset_model import today as today
 from toolkit.audit import AuditLog
 from toolkit.errors import N_, Conflict, Invalid, NotFound
-from toolkit.fields import clean_text, strip_invisible, without_control
 from toolkit.imaging.budget import MB, DecodeBudget
 from toolkit.imaging.master import THUMB_WIDTHS, process_upload
 from toolkit.imaging.tiles import REVISION as TILES_REVISION
@@ -37,37 +47,19 @@ from toolkit.records import Record, Records, new_id
 from toolkit.store import ObjectMissing, Store
 
 if TYPE_CHECKING:
-    from toolkit.portal import Portal
+    pass
 
 log = logging.getLogger(__name__)
 
 ASSETS = "assets"
 HASHES = "asset-hashes"
 POSTS = "posts"
-STATUSES = ("draft", "approved", "archived")
 BLOB_PREFIX = "blobs/assets/"
 RENDITION_PREFIX = "renditions/"
 # Beside the master in the asset's folder; a new tile layout gets a new name, made on first use.
 TILES_NAME = f"tiles-{TILES_REVISION}.bin"
 TILES_TYPE = "application/octet-stream"
 EXPIRING_DAYS = 30
-
-EDITABLE = (
-    "title",
-    "description",
-    "alt_text",
-    "tags",
-    "status",
-    "focal",
-    "source",
-    "licence",
-    "rights_expires",
-    "shows_people",
-    "consent_expires",
-)
-_TEXT_LIMITS = {"title": 200, "description": 4000, "alt_text": 1000, "source": 300, "licence": 300}
-MAX_TAGS = 30
-MAX_TAG_LENGTH = 40
 
 # A claim whose asset never appeared is a crash between claim and record; after this long nobody
 # is still finishing that upload and the claim may be taken over.
@@ -79,238 +71,10 @@ MASTER_CACHE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_DECODE_MB = 256
 THUMB_CACHE_BYTES = 32 * 1024 * 1024
 
-_WORD = re.compile(r"\w+")
 
 
 def tiles_key(asset_id: str) -> str:
     return f"{BLOB_PREFIX}{asset_id}/{TILES_NAME}"
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
-
-
-def _fold(text: str) -> str:
-    """Lower case without accents, so 'Café' is found by 'cafe'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def words_of(text: str) -> list[str]:
-    return _WORD.findall(_fold(text))
-
-
-def normalise_tags(raw: Iterable[str] | str) -> list[str]:
-    """Tags as people mean them: trimmed, lower case, single spaces, no duplicates, order kept."""
-    items = raw.split(",") if isinstance(raw, str) else list(raw)
-    tags: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise Invalid(N_("Tags must be text."))
-        tag = " ".join(item.split()).lower().strip("#")
-        if not tag:
-            continue
-        if len(tag) > MAX_TAG_LENGTH:
-            raise Invalid(N_("The tag '%(tag)s' is longer than %(n)s characters."), tag=tag, n=MAX_TAG_LENGTH)
-        if tag not in tags:
-            tags.append(tag)
-    if len(tags) > MAX_TAGS:
-        raise Invalid(N_("An image can have at most %(n)s tags."), n=MAX_TAGS)
-    return tags
-
-
-def _iso_date(value: Any, label: str) -> str | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip()).isoformat()
-        except ValueError:
-            pass
-    raise Invalid(N_("%(field)s must be a date like 2025-12-31."), field=label)
-
-
-def _focal(value: Any) -> list[float] | None:
-    if value in (None, "", []):
-        return None
-    if isinstance(value, list | tuple) and len(value) == 2:
-        try:
-            x, y = (float(v) for v in value)
-        except (TypeError, ValueError):
-            x = y = -1.0
-        if 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0:
-            return [round(x, 4), round(y, 4)]
-    raise Invalid(N_("The focal point must be two numbers between 0 and 1 (x, y)."))
-
-
-def _bool(value: Any, label: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise Invalid(N_("%(field)s must be true or false."), field=label)
-
-
-@dataclass(frozen=True)
-class Asset:
-    """One image in the library, as its record says."""
-
-    id: str
-    version: str
-    title: str
-    status: str
-    width: int
-    height: int
-    content_type: str
-    size: int  # the record's "bytes": size of the original
-    sha256: str
-    original_key: str
-    master_key: str
-    master_type: str
-    master_width: int
-    master_height: int
-    thumbs: dict[str, str] = field(default_factory=dict)
-    description: str = ""
-    alt_text: str = ""
-    tags: tuple[str, ...] = ()
-    focal: tuple[float, float] | None = None
-    source: str = ""
-    licence: str = ""
-    rights_expires: str | None = None
-    shows_people: bool = False
-    consent_expires: str | None = None
-    created_at: str = ""
-    created_by: str = ""
-    updated_at: str = ""
-
-    @classmethod
-    def from_record(cls, record: Record) -> Asset:
-        d = record.data
-        focal = d.get("focal")
-        return cls(
-            id=record.id,
-            version=record.version,
-            title=d.get("title", ""),
-            status=d.get("status", "draft"),
-            width=int(d.get("width", 0)),
-            height=int(d.get("height", 0)),
-            content_type=d.get("content_type", ""),
-            size=int(d.get("bytes", 0)),
-            sha256=d.get("sha256", ""),
-            original_key=d.get("original_key", ""),
-            master_key=d.get("master_key", ""),
-            master_type=d.get("master_type", ""),
-            master_width=int(d.get("master_width", 0)),
-            master_height=int(d.get("master_height", 0)),
-            thumbs=dict(d.get("thumbs") or {}),
-            description=d.get("description", ""),
-            alt_text=d.get("alt_text", ""),
-            tags=tuple(d.get("tags") or ()),
-            focal=(float(focal[0]), float(focal[1])) if focal else None,
-            source=d.get("source", ""),
-            licence=d.get("licence", ""),
-            rights_expires=d.get("rights_expires"),
-            shows_people=bool(d.get("shows_people", False)),
-            consent_expires=d.get("consent_expires"),
-            created_at=d.get("created_at", ""),
-            created_by=d.get("created_by", ""),
-            updated_at=d.get("updated_at", ""),
-        )
-
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "description": self.description,
-            "alt_text": self.alt_text,
-            "tags": list(self.tags),
-            "status": self.status,
-            "focal": list(self.focal) if self.focal else None,
-            "source": self.source,
-            "licence": self.licence,
-            "rights_expires": self.rights_expires,
-            "shows_people": self.shows_people,
-            "consent_expires": self.consent_expires,
-            "width": self.width,
-            "height": self.height,
-            "content_type": self.content_type,
-            "bytes": self.size,
-            "sha256": self.sha256,
-            "original_key": self.original_key,
-            "master_key": self.master_key,
-            "master_type": self.master_type,
-            "master_width": self.master_width,
-            "master_height": self.master_height,
-            "thumbs": dict(self.thumbs),
-            "created_at": self.created_at,
-            "created_by": self.created_by,
-            "updated_at": self.updated_at,
-        }
-
-    def expiries(self) -> list[tuple[date, str]]:
-        """(date, 'rights' or 'consent') from which the image may no longer be shared."""
-        found = []
-        if self.rights_expires:
-            found.append((date.fromisoformat(self.rights_expires), "rights"))
-        # Consent only matters for pictures of people; a leftover date on another image is ignored.
-        if self.shows_people and self.consent_expires:
-            found.append((date.fromisoformat(self.consent_expires), "consent"))
-        return sorted(found)
-
-    @property
-    def expires(self) -> date | None:
-        """The first day on which the image drops out of the employee view, if any."""
-        dates = self.expiries()
-        return dates[0][0] if dates else None
-
-    def usable_on(self, day: date) -> bool:
-        """Whether employees may see and share the image on that day."""
-        expires = self.expires
-        return self.status == "approved" and (expires is None or day < expires)
-
-    def public(self, day: date | None = None) -> dict[str, Any]:
-        """The asset as the API shows it (storage keys stay inside)."""
-        data = self.to_data()
-        for key in ("original_key", "master_key", "thumbs"):
-            data.pop(key)
-        base = f"/api/v1/assets/{self.id}"
-        expires = self.expires
-        return data | {
-            "id": self.id,
-            "version": self.version,
-            "usable": self.usable_on(day or today()),
-            "expires": expires.isoformat() if expires else None,
-            "thumbnails": {str(w): f"{base}/thumb?w={w}" for w in THUMB_WIDTHS},
-            "master_url": f"{base}/master",
-        }
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """An upload received into a temporary file, with what was learnt while receiving it."""
-
-    path: Path
-    size: int
-    sha256: str
-    filename: str = ""
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    items: list[Asset]
-    total: int
-    page: int
-    per_page: int
-    tag_counts: list[tuple[str, int]]  # over every match, most used first
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-@dataclass(frozen=True)
-class ExpiryNotice:
-    asset: Asset
-    on: date
-    what: str  # "rights" or "consent"
-    expired: bool
 
 
 @dataclass
@@ -545,9 +309,9 @@ class Assets:
         if existing is not None:
             return existing, True
         clean_tags = normalise_tags(tags)
-        title = " ".join(title.split()) or _title_from(upload.filename)
-        if len(title) > _TEXT_LIMITS["title"]:
-            raise Invalid(N_("The title is longer than %(n)s characters."), n=_TEXT_LIMITS["title"])
+        title = " ".join(title.split()) or title_from(upload.filename)
+        if len(title) > TEXT_LIMITS["title"]:
+            raise Invalid(N_("The title is longer than %(n)s characters."), n=TEXT_LIMITS["title"])
         try:
             return self._add_upload(upload, actor=actor, title=title, tags=clean_tags)
         finally:
@@ -803,7 +567,7 @@ class Assets:
                 asset = Asset.from_record(after)
                 searchable = " ".join([asset.title, asset.description, *asset.tags])
                 # Whole tags are indexed too, so a query for "trade-show" finds the tag as typed.
-                tokens = words_of(searchable) + [_fold(t) for t in asset.tags]
+                tokens = words_of(searchable) + [fold(t) for t in asset.tags]
                 self._index[asset.id] = _Indexed(
                     asset, " " + " ".join(tokens), frozenset(asset.tags), asset.status, asset.expires
                 )
@@ -829,78 +593,3 @@ class Assets:
                     self._index.values(), key=lambda e: (e.asset.created_at, e.asset.id), reverse=True
                 )
             return self._newest_first
-
-
-def clean_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated curation fields from an edit; Invalid names the first problem."""
-    unknown = sorted(set(changes) - set(EDITABLE))
-    if unknown:
-        raise Invalid(N_("These fields cannot be changed: %(fields)s."), fields=", ".join(unknown))
-    clean: dict[str, Any] = {}
-    for key, value in changes.items():
-        if key in _TEXT_LIMITS:
-            if not isinstance(value, str):
-                raise Invalid(N_("%(field)s must be text."), field=key)
-            text = clean_text(value, key, multiline=key == "description")
-            if key == "title":
-                text = " ".join(text.split())
-                if not text:
-                    raise Invalid(N_("Give the image a title."))
-            if len(text) > _TEXT_LIMITS[key]:
-                raise Invalid(
-                    N_("%(field)s is longer than %(n)s characters."), field=key, n=_TEXT_LIMITS[key]
-                )
-            clean[key] = text
-        elif key == "tags":
-            if not isinstance(value, list | str):
-                raise Invalid(N_("Tags must be a list of words or a comma-separated text."))
-            clean[key] = normalise_tags(value)
-        elif key == "status":
-            if value not in STATUSES:
-                raise Invalid(
-                    N_("Unknown status '%(status)s': use draft, approved or archived."), status=value
-                )
-            clean[key] = value
-        elif key == "focal":
-            clean[key] = _focal(value)
-        elif key in ("rights_expires", "consent_expires"):
-            clean[key] = _iso_date(value, key)
-        elif key == "shows_people":
-            clean[key] = _bool(value, key)
-    return clean
-
-
-def _title_from(filename: str) -> str:
-    """A title from an upload's file name: its stem without folders, control characters (a name
-    such as "x\\x00evil.png" is cleaned, not refused) or invisible characters at the ends."""
-    stem = Path(filename.replace("\\", "/")).name.rsplit(".", 1)[0] if filename else ""
-    words = without_control(" ".join(stem.replace("_", " ").split()))
-    title = strip_invisible(words)[: _TEXT_LIMITS["title"]]
-    return title or "Untitled image"
-
-
-def seed(portal: Portal) -> None:
-    """Demo imagery: a few generated brand pictures and a transparent logo, approved and described."""
-    import tempfile
-
-    from toolkit.assets_demo import DEMO_IMAGES, draw
-
-    marketing = portal.accounts.by_email("marketing@example.com")
-    with tempfile.TemporaryDirectory(prefix="toolkit-demo-") as folder:
-        for demo in DEMO_IMAGES:
-            path = Path(folder) / demo.filename
-            digest = draw(demo, path)
-            upload = UploadedFile(path, path.stat().st_size, digest, demo.filename)
-            asset, _ = portal.assets.add_upload(upload, actor=marketing, title=demo.title, tags=demo.tags)
-            portal.assets.update(
-                asset.id,
-                {
-                    "description": demo.description,
-                    "alt_text": demo.alt_text,
-                    "status": "approved",
-                    "focal": list(demo.focal) if demo.focal else None,
-                    "source": "Ambassador Toolkit demo",
-                    "licence": "Free to share by every employee",
-                },
-                actor=marketing,
-            )

@@ -12,8 +12,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+if TYPE_CHECKING:
+    from toolkit.portal import Portal
 
 Colour = tuple[int, int, int]
 BRAND_BLUE: Colour = (0, 82, 147)
@@ -290,3 +294,30 @@ def draw(demo: DemoImage, path: Path) -> str:
     else:
         image.save(path, "JPEG", quality=88)
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def seed(portal: Portal) -> None:
+    """Demo imagery: a few generated brand pictures and a transparent logo, approved and described."""
+    import tempfile
+
+    from toolkit.assets import UploadedFile
+
+    marketing = portal.accounts.by_email("marketing@example.com")
+    with tempfile.TemporaryDirectory(prefix="toolkit-demo-") as folder:
+        for demo in DEMO_IMAGES:
+            path = Path(folder) / demo.filename
+            digest = draw(demo, path)
+            upload = UploadedFile(path, path.stat().st_size, digest, demo.filename)
+            asset, _ = portal.assets.add_upload(upload, actor=marketing, title=demo.title, tags=demo.tags)
+            portal.assets.update(
+                asset.id,
+                {
+                    "description": demo.description,
+                    "alt_text": demo.alt_text,
+                    "status": "approved",
+                    "focal": list(demo.focal) if demo.focal else None,
+                    "source": "Ambassador Toolkit demo",
+                    "licence": "Free to share by every employee",
+                },
+                actor=marketing,
+            )

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from toolkit.assets import seed as seed_assets
+from toolkit.assets_demo import seed as seed_assets
 from toolkit.brand import seed as seed_brand
 from toolkit.errors import Conflict
 from toolkit.paths import DEMO

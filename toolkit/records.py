@@ -22,7 +22,6 @@ import logging
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from toolkit import checkpoints
 from toolkit.errors import N_, Conflict, NotFound, PreconditionFailed
 from toolkit.journal import PENDING_SECONDS, Change, Journal, Op
 from toolkit.metrics import Metrics
+from toolkit.record_cache import RecordCache
 from toolkit.store import ObjectMissing, Store, VersionMismatch
 
 log = logging.getLogger(__name__)
@@ -80,45 +80,6 @@ ChangeListener = Callable[[str, Record | None, Record | None], None]
 Key = tuple[str, str]
 
 
-class _Cache:
-    """A bounded LRU of on-demand records; None remembers that a record does not exist."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[Key, Record | None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def lookup(self, key: Key) -> tuple[bool, Record | None]:
-        with self._lock:
-            if key not in self._items:
-                return False, None
-            self._items.move_to_end(key)
-            return True, self._items[key]
-
-    def keep(self, key: Key, record: Record | None) -> None:
-        with self._lock:
-            self._items[key] = record
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def refresh(self, key: Key, record: Record | None) -> bool:
-        """Replace what is cached for key, if anything is; whether it changed."""
-        with self._lock:
-            if key not in self._items:
-                return False
-            before = self._items[key]
-            self._items[key] = record
-            return (before.version if before else None) != (record.version if record else None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 class Records:
     """The record index of one instance, backed by the store and kept current by the journal."""
 
@@ -146,7 +107,7 @@ class Records:
         self.checkpoint_every_entries = checkpoint_every_entries
         self.checkpoint_every_seconds = checkpoint_every_seconds
         self._index: dict[str, dict[str, _Entry]] = {}
-        self._cache = _Cache(cache_entries)
+        self._cache = RecordCache(cache_entries)
         self._lock = threading.RLock()
         self._refresh_lock = threading.RLock()
         self._generation = 0

@@ -24,12 +24,13 @@ from starlette.testclient import TestClient
 
 from tests.web.conftest import PASSWORD, Site, csrf_of, form_csrf, sign_in
 from tests.web.test_accounts import session_browser
-from toolkit.accounts import MAX_ENDED_SESSIONS, THROTTLE_PREFIX, LoginThrottle, ThrottleRules
+from toolkit.accounts import MAX_ENDED_SESSIONS
 from toolkit.app import create_app
 from toolkit.errors import TooManyRequests
 from toolkit.keys import KEY_OBJECT, Keys
 from toolkit.portal import Portal
 from toolkit.settings import DEFAULT_SECRET, Settings
+from toolkit.sign_in_throttle import THROTTLE_PREFIX, LoginThrottle, ThrottleRules
 from toolkit.store import Store
 from toolkit.web.access import codec_of, keys_of
 from toolkit.web.sessions import SESSION_COOKIE, Signer

@@ -15,7 +15,8 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import Response
 
-from toolkit.assets import EXPIRING_DAYS, STATUSES, Asset, today
+from toolkit.asset_fields import STATUSES
+from toolkit.assets import EXPIRING_DAYS, Asset, today
 from toolkit.errors import N_, Conflict, Invalid, NotFound, ToolkitError
 from toolkit.i18n import gettext
 from toolkit.imaging.inspect import SUPPORTED_TYPES
