@@ -15,6 +15,7 @@ from typing import BinaryIO
 import pytest
 
 from tests.storekit import RecordingStore
+from toolkit.counter_summaries import summarize
 from toolkit.counters import (
     CLAIM_SECONDS,
     METRICS,
@@ -24,7 +25,6 @@ from toolkit.counters import (
     Counters,
     RollUp,
     days_between,
-    summarize,
 )
 from toolkit.store import Store, VersionMismatch
 

@@ -44,6 +44,9 @@ Late counts: counts flushed for a day after it was rolled up (an instance cut of
 for longer than GRACE, or history back-filled into a store whose history was already rolled up)
 reach the raw objects, where `totals()` sees them, but not the aggregates made before them.
 
+The shapes readers merge (Summary, detail shards, variant tallies) are in
+toolkit.counter_summaries; the dict-like handle of a period in toolkit.period_counts.
+
 Reading. `summary(first, last)` merges one month summary per whole closed month, one day summary
 per other closed day, and the raw objects of the days no aggregate covers yet (today, yesterday,
 and any closed day no roll-up has reached: readers fall back to raw objects, so they are right
@@ -64,27 +67,45 @@ import json
 import logging
 import re
 import secrets
-import sys
 import threading
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from toolkit.counter_summaries import (
+    _USES,
+    Built,
+    Detail,
+    Variants,
+    _counter,
+    _counts_data,
+    _decoded,
+    _detail_data,
+    _merge_detail,
+    _merge_variants,
+    _note,
+    _variants_data,
+    build,
+    merge,
+)
+from toolkit.counter_summaries import ENGAGED_METRICS as ENGAGED_METRICS
+from toolkit.counter_summaries import METRICS as METRICS
+from toolkit.counter_summaries import USE_METRICS as USE_METRICS
+from toolkit.counter_summaries import CounterKey as CounterKey
+from toolkit.counter_summaries import Summary as Summary
+from toolkit.period_counts import PeriodCounts as PeriodCounts
 from toolkit.store import ObjectMissing, Store, VersionMismatch
 
 if TYPE_CHECKING:
-    from _collections_abc import dict_items, dict_keys, dict_values
+    pass
 
 log = logging.getLogger(__name__)
 
 PREFIX = "counters/"
 CLAIMS = f"{PREFIX}claims/"
-METRICS = ("copy", "download", "kit", "share_link", "click")
-USE_METRICS = ("copy", "download", "kit")
-ENGAGED_METRICS = (*USE_METRICS, "share_link")
 
 GRACE = timedelta(hours=2)
 CLAIM_SECONDS = 600.0
@@ -101,37 +122,11 @@ PART_CACHE = 256
 RAW_CACHE = 32  # raw days held: today and yesterday once roll-ups run, more until then
 
 _DAY_NAME = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
-_ENGAGED = frozenset(ENGAGED_METRICS)
-_USES = frozenset(USE_METRICS)
 
 Clock = Callable[[], datetime]  # an aware datetime in UTC
-# person -> post -> metric -> count
-Detail = dict[str, dict[str, Counter[str]]]
-# post -> variant -> person -> last day they used it
-Variants = dict[str, dict[str, dict[str, str]]]
 _Object = tuple[str, dict[str, int]]  # a raw object's ETag and counts
 Slot = tuple[str, int]  # (day, UTC hour the counts were added in)
 T = TypeVar("T")
-
-
-class CounterKey(NamedTuple):
-    day: str
-    metric: str
-    post_id: str
-    user_id: str
-    variant: str = ""
-
-    def encode(self) -> str:
-        return "|".join(self[1:])
-
-
-def _decode(day: str, key: str) -> CounterKey:
-    metric, post_id, user_id, variant = (key.split("|") + ["", "", "", ""])[:4]
-    return CounterKey(day, metric, post_id, user_id, variant)
-
-
-def _decoded(day: str, counts: Mapping[str, int]) -> Iterator[tuple[CounterKey, int]]:
-    return ((_decode(day, key), value) for key, value in counts.items())
 
 
 def utcnow() -> datetime:
@@ -205,183 +200,6 @@ def _covers_since(key: str, since: str) -> bool:
     head, _, rest = key[len(PREFIX) :].partition("/")
     name = rest.partition("/")[0] if head in ("day", "month") else head
     return name >= since[: len(name)]
-
-
-def _counter(table: dict[str, Counter[str]], key: str) -> Counter[str]:
-    found = table.get(key)
-    if found is None:
-        found = table[key] = Counter()
-    return found
-
-
-# What a period's readers need
-
-
-@dataclass(eq=False)
-class Summary:
-    """What the statistics need from the counts of a period, without a key per person per day.
-
-    sharers: per post, the people with a positive use or share-link count (a key of theirs);
-    engaged: all of those people; clicks: per person, clicks on their share links.
-    """
-
-    posts: dict[str, Counter[str]] = field(default_factory=dict)
-    sharers: dict[str, set[str]] = field(default_factory=dict)
-    days: dict[str, Counter[str]] = field(default_factory=dict)
-    engaged: set[str] = field(default_factory=set)
-    _clicks: Counter[str] = field(default_factory=Counter, repr=False)
-    # The clicks of merged parts are added up when first asked for: only the leaderboard needs
-    # them, and a year has thousands of people per month.
-    _unmerged: list[Counter[str]] = field(default_factory=list, repr=False)
-
-    @property
-    def clicks(self) -> Counter[str]:
-        if self._unmerged:
-            parts, self._unmerged = self._unmerged, []
-            for part in parts:
-                _add(self._clicks, part)
-        return self._clicks
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Summary):
-            return NotImplemented
-        mine = (self.posts, self.sharers, self.days, self.clicks, self.engaged)
-        return mine == (other.posts, other.sharers, other.days, other.clicks, other.engaged)
-
-    def add(self, key: CounterKey, value: int) -> None:
-        _counter(self.posts, key.post_id)[key.metric] += value
-        _counter(self.days, key.day)[key.metric] += value
-        if key.metric == "click":
-            self._clicks[key.user_id] += value
-        elif key.metric in _ENGAGED and value > 0:
-            self.sharers.setdefault(key.post_id, set()).add(key.user_id)
-            self.engaged.add(key.user_id)
-
-    def to_data(self) -> dict[str, Any]:
-        return {
-            "posts": {post: dict(metrics) for post, metrics in self.posts.items()},
-            "sharers": {post: sorted(people) for post, people in self.sharers.items()},
-            "days": {day: dict(metrics) for day, metrics in self.days.items()},
-            "clicks": dict(self.clicks),
-            "engaged": sorted(self.engaged),
-        }
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any]) -> Summary:
-        # Interned, so the same person's id is one string however many periods hold it.
-        name = sys.intern
-        summary = cls(
-            posts={post: Counter(metrics) for post, metrics in data.get("posts", {}).items()},
-            sharers={post: {name(p) for p in people} for post, people in data.get("sharers", {}).items()},
-            days={day: Counter(metrics) for day, metrics in data.get("days", {}).items()},
-            engaged={name(p) for p in data.get("engaged", [])},
-        )
-        summary._clicks = Counter({name(p): int(n) for p, n in data.get("clicks", {}).items()})
-        return summary
-
-
-def merge(parts: Iterable[Summary]) -> Summary:
-    """The summary of disjoint periods together: counts added, people united. Never changes the parts."""
-    out = Summary()
-    sharers: dict[str, list[set[str]]] = {}
-    engaged: list[set[str]] = []
-    for part in parts:
-        _add_all(out.posts, part.posts)
-        _add_all(out.days, part.days)
-        for post, people in part.sharers.items():
-            sharers.setdefault(post, []).append(people)
-        out._unmerged.append(part.clicks)
-        engaged.append(part.engaged)
-    out.sharers = {post: set().union(*groups) for post, groups in sharers.items()}
-    out.engaged = set().union(*engaged)
-    return out
-
-
-def _add(into: Counter[str], other: Mapping[str, int]) -> None:
-    # A plain loop: Counter.update checks its argument's type on every call, which shows when a
-    # year's page merges some sixty summaries of hundreds of posts.
-    if not into:
-        into.update(other)
-        return
-    get = into.get
-    for key, value in other.items():
-        into[key] = get(key, 0) + value
-
-
-def _add_all(into: dict[str, Counter[str]], other: Mapping[str, Mapping[str, int]]) -> None:
-    for key, counts in other.items():
-        found = into.get(key)
-        if found is None:
-            into[key] = Counter(counts)
-        else:
-            _add(found, counts)
-
-
-def summarize(counts: Iterable[tuple[CounterKey, int]]) -> Summary:
-    """The summary of raw counts (e.g. a `totals()` dict's items)."""
-    out = Summary()
-    for key, value in counts:
-        out.add(key, value)
-    return out
-
-
-@dataclass
-class Built:
-    """Everything an aggregate holds, made from raw counts."""
-
-    summary: Summary = field(default_factory=Summary)
-    detail: Detail = field(default_factory=dict)
-    variants: Variants = field(default_factory=dict)
-
-    def add(self, key: CounterKey, value: int) -> None:
-        self.summary.add(key, value)
-        _counter(self.detail.setdefault(key.user_id, {}), key.post_id)[key.metric] += value
-        if key.metric in _USES and key.variant:
-            _note(self.variants, key.post_id, key.variant, key.user_id, key.day)
-
-
-def build(counts: Iterable[tuple[CounterKey, int]]) -> Built:
-    out = Built()
-    for key, value in counts:
-        out.add(key, value)
-    return out
-
-
-def _note(table: Variants, post: str, variant: str, user: str, day: str) -> None:
-    people = table.setdefault(post, {}).setdefault(variant, {})
-    if people.get(user, "") < day:
-        people[user] = day
-
-
-def _merge_detail(into: Detail, other: Mapping[str, Mapping[str, Mapping[str, int]]]) -> None:
-    for user, posts in other.items():
-        mine = into.setdefault(sys.intern(user), {})
-        for post, metrics in posts.items():
-            _counter(mine, post).update(metrics)
-
-
-def _merge_variants(into: Variants, other: Variants, since: str = "") -> None:
-    for post, variants in other.items():
-        for variant, people in variants.items():
-            for user, day in people.items():
-                if day >= since:
-                    _note(into, post, variant, user, day)
-
-
-def _detail_data(raw: bytes) -> Detail:
-    detail: Detail = {}
-    _merge_detail(detail, json.loads(raw))
-    return detail
-
-
-def _variants_data(raw: bytes) -> Variants:
-    variants: Variants = {}
-    _merge_variants(variants, json.loads(raw))
-    return variants
-
-
-def _counts_data(raw: bytes) -> dict[str, int]:
-    return {key: int(value) for key, value in json.loads(raw).get("counts", {}).items()}
 
 
 @dataclass(frozen=True)
@@ -993,88 +811,3 @@ class Counters:
             self.store.delete(key, if_match=etag)
         except Exception as exc:  # it goes stale and is taken over; the aggregate is not at risk
             log.warning("counters: could not release the claim on %s %s: %s", kind, name, exc)
-
-
-class PeriodCounts(dict[CounterKey, int]):
-    """The counts of a period, as `Stats.totals()` hands them to report(), series(), mine() and
-    leaderboard(), which read them through the summaries instead of key by key.
-
-    It is also the dict of every CounterKey of the period that callers annotate it as, filled from
-    the raw objects (O(raw keys of the period)) only if somebody reads it as one.
-    """
-
-    def __init__(self, counters: Counters, first: date, last: date) -> None:
-        super().__init__()
-        self.counters = counters
-        self.first = first
-        self.last = last
-        self._filled = False
-        self._summaries: dict[tuple[date, date], Summary] = {}
-
-    def summary(self, first: date, last: date) -> Summary:
-        """The summary of first..last, made once per handle (a page asks for it several times)."""
-        found = self._summaries.get((first, last))
-        if found is None:
-            found = self._summaries[(first, last)] = self.counters.summary(first, last)
-        return found
-
-    def user_counts(self, user_id: str, first: date, last: date) -> dict[str, Counter[str]]:
-        return self.counters.user_counts(user_id, first, last)
-
-    def _fill(self) -> None:
-        if not self._filled:
-            self._filled = True
-            super().update(self.counters.totals(self.first, self.last))
-
-    def __len__(self) -> int:
-        self._fill()
-        return super().__len__()
-
-    def __iter__(self) -> Iterator[CounterKey]:
-        self._fill()
-        return super().__iter__()
-
-    def __getitem__(self, key: CounterKey) -> int:
-        self._fill()
-        return super().__getitem__(key)
-
-    def __contains__(self, key: object) -> bool:
-        self._fill()
-        return super().__contains__(key)
-
-    def __eq__(self, other: object) -> bool:
-        self._fill()
-        return super().__eq__(other)
-
-    def __repr__(self) -> str:
-        self._fill()
-        return super().__repr__()
-
-    def keys(self) -> dict_keys[CounterKey, int]:
-        self._fill()
-        return super().keys()
-
-    def values(self) -> dict_values[CounterKey, int]:
-        self._fill()
-        return super().values()
-
-    def items(self) -> dict_items[CounterKey, int]:
-        self._fill()
-        return super().items()
-
-    @overload
-    def get(self, key: CounterKey, default: None = None, /) -> int | None: ...
-
-    @overload
-    def get(self, key: CounterKey, default: int, /) -> int: ...
-
-    @overload
-    def get(self, key: CounterKey, default: T, /) -> int | T: ...
-
-    def get(self, key: CounterKey, default: object = None, /) -> object:
-        self._fill()
-        return super().get(key, default)
-
-    def copy(self) -> dict[CounterKey, int]:
-        self._fill()
-        return dict(super().items())

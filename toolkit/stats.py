@@ -25,6 +25,7 @@ from typing import Any
 
 from toolkit.accounts import USERS, Accounts, User, iso, now
 from toolkit.audit import AuditLog
+from toolkit.counter_summaries import summarize
 from toolkit.counters import (
     ENGAGED_METRICS,
     USE_METRICS,
@@ -33,7 +34,6 @@ from toolkit.counters import (
     PeriodCounts,
     Summary,
     days_between,
-    summarize,
 )
 from toolkit.errors import N_, Conflict, Invalid
 from toolkit.posts import Posts
