@@ -45,12 +45,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from toolkit.accounts import User  # noqa: E402
-from toolkit.company import CountingStore  # noqa: E402
 from toolkit.errors import N_, Conflict  # noqa: E402
 from toolkit.portal import Portal  # noqa: E402
 from toolkit.records import new_id  # noqa: E402
 from toolkit.settings import Settings  # noqa: E402
 from toolkit.store import ObjectMissing, Store, VersionMismatch, open_store  # noqa: E402
+from toolkit.store.counting import CountingStore  # noqa: E402
 from toolkit.store.s3 import S3Store  # noqa: E402
 
 LOCAL_TARGET = 2_700_000

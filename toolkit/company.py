@@ -20,21 +20,31 @@ counter history is flushed a month at a time.
 
 from __future__ import annotations
 
-import builtins
 import math
 import random
 import threading
 import time
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
-from typing import Any, BinaryIO
+from typing import Any
 
 from toolkit.accounts import User, iso
+from toolkit.company_data import (
+    ADMIN_TEAM,
+    FIRST_NAMES,
+    FORMAL_EN,
+    FORMAL_NL,
+    LAST_NAMES,
+    MARKETING_TEAM,
+    TEAMS,
+    THEMES,
+    Theme,
+)
 from toolkit.counters import Counters
 from toolkit.errors import Conflict, Invalid
 from toolkit.kits import slug
@@ -43,14 +53,14 @@ from toolkit.posts import KIND as POSTS
 from toolkit.records import PREFIX
 from toolkit.settings import Settings
 from toolkit.sharing import LINKS, OWNERS, ShareLink, claim_id, claim_record, new_token
-from toolkit.store import ObjectInfo, Store, open_store
+from toolkit.store import Store, open_store
+from toolkit.store.counting import CountingStore
 from toolkit.store.local import LocalStore
 
 Progress = Callable[[str], None]
 
+
 COMPANY = "Northwind"
-# Kinds written once and never rewritten by a fill: their sizes are summed, not remembered per key.
-_WRITE_ONCE = frozenset({"share-links", "share-link-owners", "policy-acks", "one-time-links", "journal"})
 # Top-level folders that hold something else than records.
 _NOT_RECORDS = frozenset({"counters", "audit", "journal", "checkpoints", "blobs", "renditions", "health"})
 _PROGRESS_SECONDS = 2.0
@@ -60,134 +70,6 @@ _HELD_THREADS = 4
 
 class StoreNotEmpty(Exception):
     """The store has records already; demo-company only fills an empty one unless forced."""
-
-
-# Counting what goes to the store
-
-
-def _group(key: str) -> str:
-    """records/<kind>/... -> kind; anything else -> its top-level folder (counters, audit, ...)."""
-    if key.startswith(PREFIX):
-        return key[len(PREFIX) :].split("/", 1)[0]
-    return key.split("/", 1)[0]
-
-
-class CountingStore(Store):
-    """Another store, with every request counted by operation and what was written summed.
-
-    `requests` counts calls by operation (a LIST is one call however many pages it takes),
-    `listed` the keys the LISTs returned, `created` the objects written per group (record kind, or
-    top-level folder) and `written_bytes` their size as last written. Thread-safe.
-    """
-
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-        self.requests: Counter[str] = Counter()
-        self.listed = 0
-        self.created: Counter[str] = Counter()
-        self.written_bytes = 0
-        self._sizes: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def _count(self, operation: str, n: int = 1) -> None:
-        with self._lock:
-            self.requests[operation] += n
-
-    def reset(self) -> None:
-        """Zero the request counts (not what was written)."""
-        with self._lock:
-            self.requests.clear()
-            self.listed = 0
-
-    def written(self) -> dict[str, int]:
-        """Objects written so far per group (record kind or top-level folder)."""
-        with self._lock:
-            return {group: n for group, n in self.created.items() if n}
-
-    def total_requests(self) -> int:
-        with self._lock:
-            return sum(self.requests.values())
-
-    @property
-    def endpoint(self) -> str:
-        return self.inner.endpoint
-
-    def open(self, key: str) -> tuple[BinaryIO, ObjectInfo]:
-        self._count("get")
-        return self.inner.open(key)
-
-    def read(self, key: str) -> tuple[bytes, str]:
-        self._count("get")
-        return self.inner.read(key)
-
-    def put(
-        self,
-        key: str,
-        body: bytes | BinaryIO,
-        *,
-        content_type: str = "application/octet-stream",
-        if_match: str | None = None,
-        if_none_match: bool = False,
-    ) -> str:
-        self._count("put")
-        etag = self.inner.put(
-            key, body, content_type=content_type, if_match=if_match, if_none_match=if_none_match
-        )
-        if isinstance(body, bytes | bytearray):
-            size = len(body)
-        else:
-            info = self.inner.head(key)
-            size = info.size if info else 0
-        group = _group(key)
-        with self._lock:
-            before = self._sizes.get(key)
-            if before is not None:
-                self.written_bytes += size - before
-                self._sizes[key] = size
-            elif if_none_match or if_match is None:
-                # A create, or an unconditional write of a key this run has not written yet.
-                self.created[group] += 1
-                self.written_bytes += size
-                if group not in _WRITE_ONCE:
-                    self._sizes[key] = size
-        return etag
-
-    def head(self, key: str) -> ObjectInfo | None:
-        self._count("head")
-        return self.inner.head(key)
-
-    def list(self, prefix: str, *, start_after: str = "") -> Iterator[ObjectInfo]:
-        self._count("list")
-        for info in self.inner.list(prefix, start_after=start_after):
-            with self._lock:
-                self.listed += 1
-            yield info
-
-    def folders(self, prefix: str) -> builtins.list[str]:
-        self._count("list")
-        return self.inner.folders(prefix)
-
-    def delete(self, key: str, *, if_match: str | None = None) -> None:
-        self._count("delete")
-        self.inner.delete(key, if_match=if_match)
-        self._forget(key)
-
-    def delete_many(self, keys: builtins.list[str]) -> None:
-        self._count("delete", max(1, math.ceil(len(keys) / 1000)))
-        self.inner.delete_many(keys)
-        for key in keys:
-            self._forget(key)
-
-    def _forget(self, key: str) -> None:
-        with self._lock:
-            size = self._sizes.pop(key, None)
-            if size is not None:
-                self.written_bytes -= size
-                self.created[_group(key)] -= 1
-
-    def ping(self) -> None:
-        self._count("head")
-        self.inner.ping()
 
 
 # What the company looks like
@@ -227,104 +109,6 @@ class CompanySpec:
 
 
 @dataclass(frozen=True)
-class _Team:
-    name: str
-    weight: int
-    titles: tuple[str, ...]
-
-
-TEAMS = (
-    _Team("Engineering", 22, ("Software engineer", "Senior software engineer", "Engineering manager")),
-    _Team("Sales", 14, ("Account executive", "Sales manager", "Business developer")),
-    _Team("Customer success", 10, ("Customer success manager", "Support specialist")),
-    _Team("Operations", 12, ("Operations manager", "Logistics coordinator", "Planner")),
-    _Team("Product", 6, ("Product manager", "Product designer", "UX researcher")),
-    _Team("Data", 5, ("Data scientist", "Data engineer", "Analyst")),
-    _Team("Finance", 5, ("Controller", "Financial analyst")),
-    _Team("People", 4, ("Recruiter", "HR business partner", "Learning specialist")),
-    _Team("Legal", 2, ("Legal counsel", "Privacy officer")),
-    _Team("Field service", 16, ("Service engineer", "Field technician", "Team lead field service")),
-    _Team("Consultancy", 10, ("Consultant", "Senior consultant", "Principal consultant")),
-)
-MARKETING_TEAM = _Team("Marketing", 0, ("Brand manager", "Content marketeer", "Social media manager"))
-ADMIN_TEAM = _Team("IT", 0, ("IT specialist", "Workplace engineer"))
-
-FIRST_NAMES = (
-    "Daan", "Sanne", "Lucas", "Emma", "Sem", "Julia", "Levi", "Tess", "Finn", "Sophie", "Milan",
-    "Anna", "Bram", "Lotte", "Thijs", "Eva", "Ruben", "Fleur", "Jesse", "Noor", "Lars", "Isa",
-    "Thomas", "Maud", "Stijn", "Femke", "Mohammed", "Yara", "Omar", "Aylin", "Priya", "Arjun",
-    "Chen", "Mei", "Olga", "Piotr", "Lucía", "Mateo", "Grace", "James", "Fatima", "Hugo",
-)  # fmt: skip
-LAST_NAMES = (
-    "de Jong", "Jansen", "de Vries", "van den Berg", "van Dijk", "Bakker", "Janssen", "Visser",
-    "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks",
-    "van Leeuwen", "Dekker", "Brouwer", "de Wit", "Dijkstra", "Smits", "de Graaf", "van der Meer",
-    "Yilmaz", "El Amrani", "Kowalski", "García", "Patel", "Wang", "Smith", "Müller", "Novak",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _Theme:
-    key: str
-    title: str
-    set_name: str
-    hashtags: tuple[str, ...]
-    en: str
-    nl: str
-
-
-THEMES = (
-    _Theme(
-        "hiring", "We are hiring", "Employer brand", ("#WorkingAtNorthwind", "#Hiring", "#TeamSpirit"),
-        "Working in {team} as a {job_title} means hard problems and kind colleagues. We are growing "
-        "again: have a look at the open roles, or send me a message.",
-        "Als {job_title} bij {team} werk ik aan mooie vraagstukken met fijne collega's. We groeien "
-        "weer: kijk naar de vacatures of stuur me een bericht.",
-    ),
-    _Theme(
-        "launch", "Product launch", "Product news", ("#ProductLaunch", "#Innovation", "#Northwind"),
-        "Today we launch something my colleagues in {team} worked on for months. Proud of this team!",
-        "Vandaag lanceren we iets waar mijn collega's van {team} maanden aan werkten. Trots op dit team!",
-    ),
-    _Theme(
-        "green", "Sustainability update", "Sustainability", ("#Sustainability", "#NetZero"),
-        "Our climate plan is not a slide deck: this year we cut emissions again. What I do as "
-        "{job_title} is part of it.",
-        "Ons klimaatplan is geen presentatie: ook dit jaar stoten we minder uit. Mijn werk als "
-        "{job_title} hoort daarbij.",
-    ),
-    _Theme(
-        "customer", "Customer story", "Customer stories", ("#CustomerSuccess", "#Northwind"),
-        "What a customer told us this week made my day. This is why I work in {team}.",
-        "Wat een klant ons deze week vertelde, maakte mijn dag. Daarom werk ik bij {team}.",
-    ),
-    _Theme(
-        "event", "Meet us at the fair", "Events", ("#Events", "#MeetNorthwind"),
-        "Next week you can find me and my colleagues at the fair. Come by and say hello!",
-        "Volgende week sta ik met collega's op de beurs. Kom langs en zeg hallo!",
-    ),
-    _Theme(
-        "culture", "Life at Northwind", "Culture", ("#LifeAtNorthwind", "#Culture"),
-        "A day in the life of a {job_title}: coffee, code reviews and a lot of laughing.",
-        "Een dag uit het leven van een {job_title}: koffie, overleg en veel lachen.",
-    ),
-    _Theme(
-        "award", "We won an award", "Awards", ("#Award", "#Proud"),
-        "We won! Thank you to everyone in {team} and beyond who made this happen.",
-        "We hebben gewonnen! Dank aan iedereen bij {team} en daarbuiten die dit mogelijk maakte.",
-    ),
-    _Theme(
-        "milestone", "A milestone", "Milestones", ("#Milestone", "#Growth"),
-        "A milestone for all of us, and I got to be part of it as {job_title}.",
-        "Een mijlpaal voor ons allemaal, en ik mocht er als {job_title} aan meewerken.",
-    ),
-)  # fmt: skip
-
-FORMAL_EN = "As {job_title} in {team}, I am glad to share this. "
-FORMAL_NL = "Als {job_title} bij {team} deel ik dit graag. "
-
-
-@dataclass(frozen=True)
 class _Person:
     email: str
     name: str
@@ -340,7 +124,7 @@ class _Person:
 @dataclass(frozen=True)
 class _PostPlan:
     number: int
-    theme: _Theme
+    theme: Theme
     created: datetime
     valid_from: datetime
     valid_until: datetime
