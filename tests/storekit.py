@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from toolkit.journal import PREFIX as JOURNAL
-from toolkit.store import ObjectInfo, Store
+from toolkit.store import ObjectInfo, Store, StoreUnavailable
 
 
 def everything(store: Store) -> dict[str, str]:
@@ -90,3 +90,29 @@ class RecordingStore(Store):
         for key in keys:
             self._note("delete", key)
         self.inner.delete_many(keys)
+
+
+class RefusingStore(RecordingStore):
+    """Refuses writes of keys under `prefix` (every key by default) while `down`, as a store that
+    stopped answering would; everything else passes."""
+
+    def __init__(self, inner: Store, prefix: str = "") -> None:
+        super().__init__(inner)
+        self.prefix = prefix
+        self.down = True
+
+    def put(
+        self,
+        key: str,
+        body: bytes | BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        if self.down and key.startswith(self.prefix):
+            self._note("put", key)
+            raise StoreUnavailable(self.endpoint, "test: down")
+        return super().put(
+            key, body, content_type=content_type, if_match=if_match, if_none_match=if_none_match
+        )

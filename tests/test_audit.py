@@ -6,11 +6,10 @@ import json
 import re
 from dataclasses import asdict
 from datetime import UTC, datetime, time, timedelta
-from typing import BinaryIO
 
-from tests.storekit import RecordingStore
+from tests.storekit import RecordingStore, RefusingStore
 from toolkit.audit import AuditLog, Entry
-from toolkit.store import Store, StoreUnavailable
+from toolkit.store import Store
 
 
 class _Actor:
@@ -59,30 +58,8 @@ def test_days_and_entries_never_list_the_whole_audit_prefix(store: Store) -> Non
     assert set(listed) <= {f"audit/{day}/" for day in days}
 
 
-class _AuditDown(RecordingStore):
-    """Refuses every write while down, as a store that stopped answering would."""
-
-    down = True
-
-    def put(
-        self,
-        key: str,
-        body: bytes | BinaryIO,
-        *,
-        content_type: str = "application/octet-stream",
-        if_match: str | None = None,
-        if_none_match: bool = False,
-    ) -> str:
-        self._note("put", key)
-        if self.down:
-            raise StoreUnavailable(self.endpoint, "test: down")
-        return self.inner.put(
-            key, body, content_type=content_type, if_match=if_match, if_none_match=if_none_match
-        )
-
-
 def test_an_entry_the_store_refused_is_written_later_once(store: Store) -> None:
-    down = _AuditDown(store)
+    down = RefusingStore(store)
     log = AuditLog(down, "web-1")
     entry = log.record(_Actor(), "post.create", "posts", "p", None, "1")  # no error: kept
     assert log.pending() == 1 and log.entries() == []

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import BinaryIO
 
 import pytest
 
 from tests import asset_samples as samples
-from tests.storekit import RecordingStore
+from tests.storekit import RefusingStore
 from tests.web.conftest import Site
-from toolkit.store import StoreUnavailable
 from toolkit.web import idempotency
 from toolkit.web.idempotency import KIND, purge_expired, record_id
 
@@ -105,31 +103,10 @@ def test_a_retried_upload_returns_the_first_answer(site: Site) -> None:
     assert len(site.portal.assets.all()) == 1
 
 
-class AuditDown(RecordingStore):
-    """Refuses audit entries while down, as a store that stopped answering would."""
-
-    down = True
-
-    def put(
-        self,
-        key: str,
-        body: bytes | BinaryIO,
-        *,
-        content_type: str = "application/octet-stream",
-        if_match: str | None = None,
-        if_none_match: bool = False,
-    ) -> str:
-        if self.down and key.startswith("audit/"):
-            raise StoreUnavailable(self.endpoint, "test: down")
-        return super().put(
-            key, body, content_type=content_type, if_match=if_match, if_none_match=if_none_match
-        )
-
-
 def test_a_create_whose_audit_entry_fails_is_reported_done(site: Site) -> None:
     token = site.token_for("marketing")
     audit = site.portal.audit
-    store = AuditDown(audit.store)
+    store = RefusingStore(audit.store, "audit/")
     audit.store = store
     made = site.client.post("/api/v1/hashtag-sets", json=SET, headers=token)
     assert made.status_code == 201, made.text
